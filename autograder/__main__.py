@@ -1,0 +1,163 @@
+"""``python -m autograder {release,grade,collect}`` -- the instructor's commands."""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from . import paths, sandbox
+
+
+def cmd_release(args) -> int:
+    from .release import release
+    course = paths.course_root(args.course)
+    for folder in release(course, args.assignments or None):
+        print(f"released {folder}")
+    return 0
+
+
+def _student_dirs(submissions: Path) -> list[Path]:
+    return sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def grade(assignment_name: str, submissions: Path, out: Path, workers: int, course: Path, sandboxed: bool,
+          secret: int, progress: bool = True, record_gradebook: bool = True):
+    """Grade every student folder; returns the list of results (also written to ``out``)."""
+    from tqdm.auto import tqdm
+
+    from .assignment import Assignment
+    from .grading import SubmissionResult, grade_submission
+    from .report import write_feedback, write_grades_csv, write_report_json
+
+    assignment = Assignment.load(paths.solutions_dir(course), assignment_name)
+    students = _student_dirs(submissions)
+    out.mkdir(parents=True, exist_ok=True)
+    results, crashed = [], []
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(grade_submission, assignment, d / assignment_name, d.name, secret,
+                               None, sandboxed): d.name for d in students}
+        bar = tqdm(total=len(futures), desc=f"grading {assignment_name}", unit="submission", disable=not progress)
+        for fut in as_completed(futures):
+            sid = futures[fut]
+            try:
+                results.append(fut.result())
+            except Exception as exc:  # the grader's own failure: still give the student a row
+                crashed.append((sid, exc))
+                r = SubmissionResult(student_id=sid, assignment=assignment_name, max_score=assignment.max_score,
+                                     status="grader error", reasons=[f"grader error: {type(exc).__name__}: {exc}"])
+                results.append(r)
+            bar.update(1)
+        bar.close()
+    elapsed = time.monotonic() - start
+
+    write_grades_csv(results, out / "grades.csv")
+    write_report_json(results, out / "report.json", {
+        "assignment": assignment_name, "submissions": len(results), "workers": workers, "sandboxed": sandboxed,
+        "seconds": round(elapsed, 2), "seed": secret, "max_score": assignment.max_score})
+    for r in results:
+        write_feedback(r, list(assignment.notebooks), out / "feedback")
+    if record_gradebook:
+        from .gradebook import record, write_autograded
+        record(course, assignment, [r for r in results if r.status != "grader error"])
+        for r in results:
+            found, _ = assignment.locate_notebooks(submissions / r.student_id / assignment_name)
+            write_autograded(course, assignment, r, found)
+    return results, crashed, elapsed
+
+
+def print_table(results) -> None:
+    width = max([len("student")] + [len(r.student_id) for r in results])
+    print(f"{'student':<{width}}  {'score':>11}  flags  notes")
+    for r in sorted(results, key=lambda r: r.student_id):
+        note = r.reasons[0] if r.reasons else ""
+        print(f"{r.student_id:<{width}}  {r.score:>5g} / {r.max_score:<3g}  {len(r.flags):>5}  {note[:70]}")
+
+
+def cmd_grade(args) -> int:
+    course = paths.course_root(args.course)
+    submissions = Path(args.submissions)
+    if not submissions.is_dir():
+        print(f"error: --submissions {submissions} is not a folder", file=sys.stderr)
+        return 2
+    sandboxed = not args.unsafe_no_sandbox
+    if sandboxed:
+        try:
+            sandbox.check_available()
+        except sandbox.SandboxUnavailable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    else:
+        print("WARNING: grading WITHOUT a sandbox: student code runs with your permissions.", file=sys.stderr)
+    secret = args.seed if args.seed is not None else secrets.randbits(63)
+    try:
+        results, crashed, elapsed = grade(args.assignment, submissions, Path(args.out), args.workers, course,
+                                          sandboxed, secret, progress=not args.quiet)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print_table(results)
+        print(f"graded {len(results)} submissions in {elapsed:.1f} s with {args.workers} workers; "
+              f"wrote {args.out}/grades.csv, report.json, feedback/")
+    for sid, exc in crashed:
+        print(f"grader error on {sid}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return 1 if crashed else 0
+
+
+def cmd_collect(args) -> int:
+    from .assignment import Assignment
+    from .collect import collect
+    course = paths.course_root(args.course)
+    try:
+        names = list(Assignment.load(paths.solutions_dir(course), args.assignment).notebooks)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report = collect([Path(a) for a in args.archives], args.assignment, Path(args.out), names,
+                     Path(args.roster) if args.roster else None)
+    students = sorted({sid for sid, _ in report.placed})
+    print(f"placed {len(report.placed)} files for {len(students)} students into {args.out}/<student>/{args.assignment}/")
+    for member, why in report.unmatched:
+        print(f"not matched: {member}: {why}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    parser.add_argument("--course", help="nbgrader course root (default: ./course or the repository's course/)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="build student notebooks in assignments/ from solutions/")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("grade", help="grade DIR/<student_id>/<ASSIGNMENT>/*.ipynb into OUT")
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--submissions", required=True, metavar="DIR")
+    p.add_argument("--out", required=True, metavar="OUT")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N")
+    p.add_argument("--seed", type=int, help="grading seed (default: a fresh secret; it is recorded in report.json)")
+    p.add_argument("--unsafe-no-sandbox", action="store_true", help="run student code without bubblewrap")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("collect", help="unpack an LMS (Moodle/Canvas) zip into DIR/<student>/<ASSIGNMENT>/")
+    p.add_argument("archives", nargs="+", metavar="ARCHIVE.zip")
+    p.add_argument("--assignment", required=True)
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--roster", metavar="CSV", help="columns student_id and lms_id and/or name")
+    p.set_defaults(func=cmd_collect)
+
+    args = parser.parse_args(argv)
+    if getattr(args, "workers", 1) < 1:
+        parser.error("--workers must be at least 1")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

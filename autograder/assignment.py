@@ -1,0 +1,80 @@
+"""An assignment as the grader sees it: its source notebooks, limits and whitelisted files.
+
+``solutions/<assignment>/*.ipynb`` are the source notebooks.  An optional
+``solutions/<assignment>/autograder.json`` sets limits and the files a submission may bring
+along into the sandbox::
+
+    {"limits": {"cell_seconds": 60, "total_seconds": 300}, "files": ["*.csv"]}
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from .notebook import Cell, read_notebook
+from .sandbox import Limits
+
+MAX_WHITELISTED_BYTES = 5 * 2**20
+
+
+@dataclass
+class Assignment:
+    name: str
+    directory: Path
+    notebooks: dict[str, list[Cell]]
+    limits: Limits = field(default_factory=Limits)
+    files: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, solutions: Path, name: str) -> "Assignment":
+        directory = Path(solutions) / name
+        if not directory.is_dir():
+            known = sorted(p.name for p in Path(solutions).iterdir() if p.is_dir()) if Path(solutions).is_dir() else []
+            raise ValueError(f"no assignment '{name}' in {solutions} (known: {', '.join(known) or 'none'})")
+        paths = sorted(directory.glob("*.ipynb"))
+        if not paths:
+            raise ValueError(f"assignment '{name}' has no source notebooks in {directory}")
+        notebooks = {p.stem: read_notebook(p) for p in paths}
+        config_path = directory / "autograder.json"
+        config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+        known_limits = {f.name for f in fields(Limits)}
+        unknown = set(config.get("limits", {})) - known_limits
+        if unknown:
+            raise ValueError(f"{config_path}: unknown limits {sorted(unknown)}; known: {sorted(known_limits)}")
+        limits = replace(Limits(), **config.get("limits", {}))
+        return cls(name, directory, notebooks, limits, list(config.get("files", [])))
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for cells in self.notebooks.values() for c in cells if c.role == "test")
+
+    def locate_notebooks(self, student_dir: Path) -> tuple[dict[str, Path], list[str]]:
+        """Map each source notebook to the submitted file; a lone misnamed notebook is accepted, with a note."""
+        notes = []
+        if not student_dir.is_dir():
+            return {}, [f"no folder for this assignment in the submission"]
+        submitted = {p.stem: p for p in sorted(student_dir.glob("*.ipynb")) if p.is_file() and not p.is_symlink()}
+        found = {name: submitted[name] for name in self.notebooks if name in submitted}
+        missing = [n for n in self.notebooks if n not in found]
+        spare = [p for stem, p in submitted.items() if stem not in self.notebooks]
+        if len(missing) == 1 and len(spare) == 1:
+            found[missing[0]] = spare[0]
+            notes.append(f"expected {missing[0]}.ipynb but found {spare[0].name}; graded it as {missing[0]}.ipynb")
+        elif spare:
+            notes.append(f"ignored notebooks that are not part of the assignment: {', '.join(p.name for p in spare)}")
+        others = [p.name for p in student_dir.iterdir() if p.suffix != ".ipynb" and not self._whitelisted(p)]
+        if others:
+            notes.append(f"ignored files the assignment does not use: {', '.join(sorted(others)[:10])}")
+        return found, notes
+
+    def _whitelisted(self, path: Path) -> bool:
+        return any(fnmatch.fnmatch(path.name, pattern) for pattern in self.files)
+
+    def workdir_files(self, student_dir: Path) -> list[Path]:
+        """Whitelisted regular files (no symlinks, size-capped) that go beside the notebook in the sandbox."""
+        if not student_dir.is_dir():
+            return []
+        return [p for p in sorted(student_dir.iterdir())
+                if self._whitelisted(p) and p.is_file() and not p.is_symlink() and p.stat().st_size <= MAX_WHITELISTED_BYTES]

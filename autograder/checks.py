@@ -1,0 +1,382 @@
+"""Tests written once, run two ways.
+
+An assignment's test cell (in ``solutions/<assignment>/*.ipynb``) is ordinary Python::
+
+    from autograder.checks import student, expect_close, seeded_rng
+    import nnkit.functional as F
+
+    rng = seeded_rng("sigmoid")
+    x = rng.normal(0, 5, size=(4, 6))
+    expect_close(student.sigmoid(x), F.sigmoid(x), "sigmoid(x) for x of shape (4, 6)")
+
+It runs in one of two modes:
+
+* **eager** (the default) -- in the student's own kernel, for self-checking, and under plain
+  ``nbgrader autograde``: ``student.sigmoid`` is the student's function, it is called at once, and
+  a failed expectation raises ``AssertionError`` with a message the student can act on.
+* **trace** -- in the grader's trusted process.  ``student.sigmoid(x)`` does not call anything: it
+  records a *step* ("look up ``sigmoid``, call it with array #0") and returns a :class:`Handle`.
+  The steps and the input arrays are plain data: they go into the sandbox, which performs them
+  against the student's namespace and hands back plain data.  Expectations stay in the trusted
+  process and are judged there, with the same comparison code as in eager mode.
+
+``seeded_rng(label)`` gives a fixed public seed in eager mode and a secret per-grading-run seed in
+trace mode, so hidden tests use inputs the student has never seen.
+
+Rules for test authors: a test cell is self-contained (it imports what it uses); trusted code
+may not compute with a student's value (a ``Handle``) -- pass it to an ``expect_*`` function.
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = [
+    "student", "seeded_rng", "expect_close", "expect_equal", "expect_that", "expect_accuracy",
+    "Handle", "AuthoringError", "judge_close", "judge_equal",
+]
+
+PUBLIC_SEED = 2026
+FORBIDDEN_MODULES = ("nnkit",)  # answers must be written in numpy
+
+
+class AuthoringError(Exception):
+    """A test cell does something a test may not do (a bug in the assignment, not the submission)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Trace mode: recording steps
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Expectation:
+    kind: str                  # "close", "equal", "that", "accuracy"
+    handle: int | None         # the step whose value is judged (None: a concrete value)
+    params: dict
+    what: str
+    concrete: Any = None
+
+
+@dataclass
+class Trace:
+    """What one test cell asked of the student's code, as plain data, plus its expectations."""
+    seed: int
+    steps: list = field(default_factory=list)
+    arrays: list = field(default_factory=list)
+    outputs: list = field(default_factory=list)
+    expectations: list = field(default_factory=list)
+    names: set = field(default_factory=set)
+
+    def add(self, op: str, **fields) -> int:
+        self.steps.append({"id": len(self.steps), "op": op, **{k: self.encode(v) if k in ("args", "kwargs", "key", "value") else v for k, v in fields.items()}})
+        return len(self.steps) - 1
+
+    def encode(self, value):
+        """Encode an argument as JSON-able data; arrays become references into ``arrays``."""
+        if isinstance(value, Handle):
+            if value._trace is not self:
+                raise AuthoringError("a student value from another test cell was used")
+            return {"ref": value._id}
+        if isinstance(value, np.ndarray):
+            if value.dtype.kind not in "biufc":
+                raise AuthoringError(f"only numeric arrays can be passed to student code, got dtype {value.dtype}")
+            self.arrays.append(np.array(value, copy=True))
+            return {"array": len(self.arrays) - 1}
+        if isinstance(value, np.generic):
+            return {"scalar": value.item(), "dtype": value.dtype.str}
+        if value is None or isinstance(value, (bool, int, str)):
+            return {"lit": value}
+        if isinstance(value, float):
+            return {"lit": value} if math.isfinite(value) else {"float": repr(value)}
+        if isinstance(value, tuple):
+            return {"tuple": [self.encode(v) for v in value]}
+        if isinstance(value, list):
+            return {"list": [self.encode(v) for v in value]}
+        if isinstance(value, dict):
+            if not all(isinstance(k, str) for k in value):
+                raise AuthoringError("dict arguments need string keys")
+            return {"dict": {k: self.encode(v) for k, v in value.items()}}
+        if isinstance(value, slice):
+            return {"slice": [self.encode(value.start), self.encode(value.stop), self.encode(value.step)]}
+        if value is Ellipsis:
+            return {"ellipsis": True}
+        if isinstance(value, type) and issubclass(value, np.generic):
+            return {"dtype": np.dtype(value).str}
+        raise AuthoringError(f"cannot pass a {type(value).__name__} to student code when grading")
+
+    def to_plan(self) -> dict:
+        return {"steps": self.steps, "outputs": sorted(set(self.outputs)), "n_arrays": len(self.arrays)}
+
+
+_TRACE: Trace | None = None
+
+
+@contextlib.contextmanager
+def tracing(seed: int):
+    """Run test-cell code in trace mode (used by the grader; never by students)."""
+    global _TRACE
+    previous, _TRACE = _TRACE, Trace(seed=seed)
+    try:
+        yield _TRACE
+    finally:
+        _TRACE = previous
+
+
+class Handle:
+    """A value the student's code will produce in the sandbox; only recorded, never computed here."""
+
+    __slots__ = ("_trace", "_id", "_label")
+
+    def __init__(self, trace: Trace, step_id: int, label: str):
+        object.__setattr__(self, "_trace", trace)
+        object.__setattr__(self, "_id", step_id)
+        object.__setattr__(self, "_label", label)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return Handle(self._trace, self._trace.add("getattr", target=self._id, name=name), f"{self._label}.{name}")
+
+    def __call__(self, *args, **kwargs):
+        step = self._trace.add("call", target=self._id, args=list(args), kwargs=dict(kwargs))
+        return Handle(self._trace, step, f"{self._label}(...)")
+
+    def __getitem__(self, key):
+        return Handle(self._trace, self._trace.add("getitem", target=self._id, key=key), f"{self._label}[...]")
+
+    def __setitem__(self, key, value):
+        self._trace.add("setitem", target=self._id, key=key, value=value)
+
+    def __setattr__(self, name, value):
+        self._trace.add("setattr", target=self._id, name=name, value=value)
+
+    def _refuse(self, *_, **__):
+        raise AuthoringError(
+            f"trusted test code tried to compute with the student's value {self._label}; "
+            "pass it to an expect_* function instead")
+
+    __bool__ = __len__ = __iter__ = __array__ = __float__ = __int__ = __index__ = _refuse
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _refuse
+    __matmul__ = __rmatmul__ = __pow__ = __neg__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __eq__ = __ne__ = _refuse
+    __hash__ = None
+
+    def __repr__(self):
+        return f"<student value {self._label}>"
+
+
+# --------------------------------------------------------------------------------------------
+# The student's namespace
+# --------------------------------------------------------------------------------------------
+def _user_namespace() -> dict:
+    try:
+        from IPython import get_ipython
+        shell = get_ipython()
+    except ImportError:  # pragma: no cover - IPython ships with the course
+        shell = None
+    if shell is not None:
+        return shell.user_ns
+    import __main__
+    return vars(__main__)
+
+
+def _uses_forbidden_module(obj) -> str | None:
+    module = getattr(obj, "__module__", None) or ""
+    if module.split(".")[0] in FORBIDDEN_MODULES:
+        return module
+    try:
+        source = inspect.getsource(obj)
+    except (TypeError, OSError):
+        return None
+    for name in FORBIDDEN_MODULES:
+        if name in source:
+            return name
+    return None
+
+
+class _Student:
+    """``student.NAME`` is the student's ``NAME`` (eager) or a recorded look-up (trace)."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if _TRACE is not None:
+            _TRACE.names.add(name)
+            return Handle(_TRACE, _TRACE.add("name", name=name), name)
+        ns = _user_namespace()
+        if name not in ns:
+            raise AssertionError(f"`{name}` is not defined: run the cell where you define it, then this test again")
+        obj = ns[name]
+        forbidden = _uses_forbidden_module(obj)
+        if forbidden:
+            raise AssertionError(f"`{name}` uses {forbidden}: answers must be written in numpy "
+                                 "(nnkit is the reference you are graded against), so it earns no credit")
+        return obj
+
+    def __repr__(self):
+        return "<the student's notebook namespace>"
+
+
+student = _Student()
+
+
+def seeded_rng(label: str) -> np.random.Generator:
+    """A numpy Generator for test inputs: public and fixed for self-checks, secret when grading."""
+    key = zlib.crc32(label.encode())
+    seed = PUBLIC_SEED if _TRACE is None else _TRACE.seed
+    return np.random.default_rng([seed, key])
+
+
+# --------------------------------------------------------------------------------------------
+# Judging plain values (shared by eager mode and the trusted grader)
+# --------------------------------------------------------------------------------------------
+class Raised:
+    """Stands for an exception the student's code raised (or a value that couldn't be returned)."""
+
+    def __init__(self, kind: str, message: str):
+        self.kind, self.message = kind, message
+
+    def __repr__(self):
+        return f"{self.kind}: {self.message}"
+
+
+def _describe(value) -> str:
+    if isinstance(value, Raised):
+        return f"raised {value!r}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if value is None:
+        return "None (did you forget `return`?)"
+    return f"a {type(value).__name__}"
+
+
+def _as_numeric_array(value):
+    if isinstance(value, (np.ndarray, np.generic, int, float, bool)) and not isinstance(value, Raised):
+        arr = np.asarray(value)  # asarray drops ndarray subclasses: their comparisons are not trusted
+        if arr.dtype.kind in "biuf":
+            return arr
+    if isinstance(value, (list, tuple)):
+        try:
+            arr = np.asarray(value)
+        except (ValueError, TypeError):
+            return None
+        return arr if arr.dtype.kind in "biuf" else None
+    return None
+
+
+def judge_close(value, expected, *, rtol=1e-5, atol=1e-8, check_dtype=False) -> tuple[bool, str]:
+    """Compare a student's value with the reference; return (passed, message)."""
+    expected = np.asarray(expected)
+    actual = _as_numeric_array(value)
+    if actual is None:
+        return False, f"expected an array of shape {expected.shape}, got {_describe(value)}"
+    # a plain ndarray view: a subclass can't change how it compares
+    actual = actual.view(np.ndarray) if isinstance(actual, np.ndarray) else actual
+    if actual.shape != expected.shape:
+        return False, f"expected shape {expected.shape}, got shape {actual.shape}"
+    if check_dtype and actual.dtype != expected.dtype:
+        return False, f"expected dtype {expected.dtype} (keep the input's dtype), got {actual.dtype}"
+    a = actual.astype(np.float64)
+    e = expected.astype(np.float64)
+    nonfinite = ~np.isfinite(a) & np.isfinite(e)
+    if nonfinite.any():
+        idx = tuple(int(i) for i in np.argwhere(nonfinite)[0])
+        return False, f"got {a[idx]} at index {idx} where {e[idx]:.6g} was expected (overflow?)"
+    with np.errstate(invalid="ignore"):
+        err = np.abs(a - e)
+        bad = ~(err <= atol + rtol * np.abs(e)) & ~((a == e) | (np.isnan(a) & np.isnan(e)))
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        return False, (f"{int(bad.sum())} of {bad.size} entries differ; max abs error {np.nanmax(err):.3g}; "
+                       f"first at index {idx}: got {a[idx]:.6g}, expected {e[idx]:.6g}")
+    return True, f"max abs error {float(np.max(err)) if err.size else 0.0:.2g}"
+
+
+def judge_equal(value, expected) -> tuple[bool, str]:
+    if isinstance(expected, np.ndarray) or isinstance(value, np.ndarray):
+        actual = _as_numeric_array(value)
+        expected = np.asarray(expected)
+        if actual is None:
+            return False, f"expected an array of shape {expected.shape}, got {_describe(value)}"
+        if actual.shape != expected.shape:
+            return False, f"expected shape {expected.shape}, got shape {actual.shape}"
+        bad = np.asarray(actual.view(np.ndarray) != expected)
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            return False, f"{int(bad.sum())} of {bad.size} entries differ; first at index {idx}: got {actual[idx]}, expected {expected[idx]}"
+        return True, "equal"
+    if isinstance(value, Raised):
+        return False, f"expected {expected!r}, but the code {_describe(value)}"
+    if type(value) in (bool, int, float, str, type(None)) and value == expected and type(value) is type(expected):
+        return True, "equal"
+    if isinstance(value, (int, float)) and isinstance(expected, (int, float)) and not isinstance(value, bool) and value == expected:
+        return True, "equal"
+    return False, f"expected {expected!r}, got {value!r}" if not isinstance(value, np.ndarray) else f"expected {expected!r}, got {_describe(value)}"
+
+
+def judge_that(value, predicate: Callable) -> tuple[bool, str]:
+    if isinstance(value, Raised):
+        return False, f"the code {_describe(value)}"
+    result = predicate(value)
+    if isinstance(result, tuple):
+        ok, detail = result
+        return bool(ok), str(detail)
+    return bool(result), "" if result else "condition not met"
+
+
+def judge_accuracy(value, labels, at_least: float) -> tuple[bool, str]:
+    labels = np.asarray(labels)
+    pred = _as_numeric_array(value)
+    if pred is None:
+        return False, f"expected predicted labels of shape {labels.shape}, got {_describe(value)}"
+    if pred.shape != labels.shape:
+        return False, f"expected predicted labels of shape {labels.shape}, got shape {pred.shape}"
+    acc = float(np.mean(pred.view(np.ndarray) == labels))
+    ok = acc >= at_least
+    return ok, f"accuracy {acc:.1%} (needs at least {at_least:.0%})"
+
+
+JUDGES = {
+    "close": lambda v, p: judge_close(v, p["expected"], rtol=p["rtol"], atol=p["atol"], check_dtype=p["check_dtype"]),
+    "equal": lambda v, p: judge_equal(v, p["expected"]),
+    "that": lambda v, p: judge_that(v, p["predicate"]),
+    "accuracy": lambda v, p: judge_accuracy(v, p["labels"], p["at_least"]),
+}
+
+
+def _expect(kind: str, actual, params: dict, what: str):
+    if _TRACE is not None:
+        if isinstance(actual, Handle):
+            _TRACE.outputs.append(actual._id)
+            _TRACE.expectations.append(Expectation(kind, actual._id, params, what))
+        else:  # a value the trusted code computed itself: judged as it stands
+            _TRACE.expectations.append(Expectation(kind, None, params, what, concrete=actual))
+        return
+    ok, detail = JUDGES[kind](actual, params)
+    if not ok:
+        raise AssertionError(f"{what}: {detail}")
+
+
+def expect_close(actual, expected, what: str, *, rtol: float = 1e-5, atol: float = 1e-8, check_dtype: bool = False):
+    """The student's array equals ``expected`` within ``atol + rtol*|expected|`` entrywise (and same shape)."""
+    _expect("close", actual, dict(expected=np.asarray(expected), rtol=rtol, atol=atol, check_dtype=check_dtype), what)
+
+
+def expect_equal(actual, expected, what: str):
+    """Exact equality: for integer labels, booleans, counts, shapes (compare ``tuple``s)."""
+    _expect("equal", actual, dict(expected=expected), what)
+
+
+def expect_that(actual, predicate: Callable, what: str):
+    """``predicate(value)`` returns ``bool`` or ``(bool, detail)``; it runs in the trusted process."""
+    _expect("that", actual, dict(predicate=predicate), what)
+
+
+def expect_accuracy(predicted_labels, labels, at_least: float, what: str):
+    """Fraction of ``predicted_labels == labels`` is at least ``at_least`` (labels stay trusted)."""
+    _expect("accuracy", predicted_labels, dict(labels=np.asarray(labels), at_least=float(at_least)), what)

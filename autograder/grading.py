@@ -1,0 +1,344 @@
+"""Grading one submission: execute untrusted, judge trusted.
+
+1. The source notebook's test cells run here, in trace mode (:mod:`autograder.checks`), with a
+   secret seed: that yields each test's plan (calls into the student's code, as data), the input
+   arrays, and the expectations, which never leave this process.
+2. The submission's answers and the plans go into a sandbox (:mod:`autograder.sandbox`), which
+   hands back plain data.  A run that dies (a cell that exits the process, hangs, floods output,
+   exhausts memory) is retried without the culprit, so everything else still counts.
+3. Each expectation is judged here against the values the sandbox returned.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import checks, sandbox, staticcheck
+from .assignment import Assignment
+from .notebook import Cell, NotebookError, merge, read_notebook
+
+MAX_RESULTS_BYTES = 32 * 2**20
+MAX_ATTEMPTS = 5
+
+
+class GraderError(Exception):
+    """The grader itself failed (an assignment's test cell is broken, the sandbox can't start)."""
+
+
+@dataclass
+class TestResult:
+    notebook: str
+    test_id: str
+    points: float
+    max_points: float
+    passed: bool
+    message: str
+
+
+@dataclass
+class SubmissionResult:
+    student_id: str
+    assignment: str
+    score: float = 0.0
+    max_score: float = 0.0
+    manual_max: float = 0.0
+    tests: list = field(default_factory=list)
+    flags: list = field(default_factory=list)      # for a human reviewer
+    reasons: list = field(default_factory=list)    # what went wrong, shown to the student too
+    cell_errors: list = field(default_factory=list)
+    seconds: float = 0.0
+    status: str = "graded"                          # "graded" or "failed" (no notebook could run)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. tracing the tests
+# ---------------------------------------------------------------------------------------------
+def _seed(secret: int, student_id: str, test_id: str) -> int:
+    digest = hashlib.sha256(f"{secret}:{student_id}:{test_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def trace_test(cell: Cell, seed: int) -> checks.Trace:
+    """Run a source test cell in trace mode; any failure here is the assignment's bug."""
+    namespace = {"__name__": "__autograder_test__"}
+    with checks.tracing(seed) as trace:
+        try:
+            exec(compile(cell.source, f"<test {cell.key}>", "exec"), namespace)
+        except Exception as exc:
+            raise GraderError(f"test cell '{cell.key}' failed while tracing: {type(exc).__name__}: {exc}") from exc
+    if not trace.expectations:
+        raise GraderError(f"test cell '{cell.key}' makes no expectation (use expect_close / expect_equal / ...)")
+    return trace
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. running the sandbox, with retries
+# ---------------------------------------------------------------------------------------------
+def _write_job(scratch: Path, cells: list[Cell], traces: list[tuple[Cell, checks.Trace]], limits: sandbox.Limits,
+               skip_cells: dict, skip_tests: dict) -> None:
+    (scratch / "inputs").mkdir(exist_ok=True)
+    tests = []
+    for i, (cell, trace) in enumerate(traces):
+        for k, arr in enumerate(trace.arrays):
+            np.save(scratch / "inputs" / f"{i}_{k}.npy", arr, allow_pickle=False)
+        tests.append({"id": cell.key, "index": i, "plan": trace.to_plan(), "skip": cell.key in skip_tests})
+    job = {
+        "cells": [{"index": c.index, "source": c.source, "skip": c.index in skip_cells} for c in cells],
+        "tests": tests,
+        "limits": {"cell_seconds": limits.cell_seconds, "test_seconds": limits.test_seconds},
+    }
+    (scratch / "job.json").write_text(json.dumps(job))
+
+
+def _events(scratch: Path) -> list[dict]:
+    path = scratch / "out" / "progress.jsonl"
+    events = []
+    try:
+        for line in path.read_text(errors="replace").splitlines()[-10000:]:
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+    except OSError:
+        pass
+    return events
+
+
+def _death_reason(run: sandbox.RunResult) -> str:
+    if run.reason:
+        return f"ran past the {run.reason}"
+    rc = run.returncode
+    if rc == -9:
+        return "was killed (it ran out of memory or hit a limit)"
+    if rc == -25:
+        return "wrote more output than allowed"
+    if rc is not None and rc < 0:
+        return f"crashed the process (signal {-rc})"
+    return "ended the process before grading finished (exit, os._exit or a crash)"
+
+
+def _read_results(scratch: Path):
+    path = scratch / "out" / "results.json"
+    if not path.is_file() or path.stat().st_size > MAX_RESULTS_BYTES:
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("tests"), dict) or not isinstance(data.get("cells"), list):
+        return None
+    return data
+
+
+def run_with_retries(cells, traces, limits, sandboxed, workdir_files) -> tuple[dict | None, dict, dict, list[str]]:
+    """Run until the harness finishes; each death skips the cell or test that caused it."""
+    skip_cells: dict[int, str] = {}
+    skip_tests: dict[str, str] = {}
+    notes: list[str] = []
+    for _ in range(MAX_ATTEMPTS):
+        with tempfile.TemporaryDirectory(prefix="autograde-") as tmp:
+            scratch = Path(tmp)
+            work = scratch / "work"
+            work.mkdir()
+            for src in workdir_files:
+                shutil.copy(src, work / src.name)
+            _write_job(scratch, cells, traces, limits, skip_cells, skip_tests)
+            run = sandbox.run(scratch, limits, sandboxed=sandboxed)
+            results = _read_results(scratch)
+            if results is not None:
+                return _load_arrays(scratch, results), skip_cells, skip_tests, notes
+            events = _events(scratch)
+            culprit = next((e for e in reversed(events) if e.get("event") in ("cell_start", "test_start", "cell_end", "test_end")), None)
+            why = _death_reason(run)
+            if culprit and culprit["event"] == "cell_start":
+                skip_cells[culprit["index"]] = why
+                notes.append(f"notebook cell {culprit['index'] + 1} {why}; it was skipped and the rest graded")
+            elif culprit and culprit["event"] == "test_start":
+                skip_tests[culprit["id"]] = why
+                notes.append(f"your code, called by test '{culprit['id']}', {why}")
+            else:
+                notes.append(f"the notebook could not be run: the process {why}" +
+                             (f" ({run.log_tail.strip().splitlines()[-1]})" if run.log_tail.strip() else ""))
+                return None, skip_cells, skip_tests, notes
+    notes.append("gave up after repeated failures")
+    return None, skip_cells, skip_tests, notes
+
+
+def _load_arrays(scratch: Path, results: dict) -> dict:
+    """Replace {"array": file} references by arrays read without pickles, checked for size and dtype."""
+    out_dir = (scratch / "out").resolve()
+
+    def decode(spec, depth=0):
+        if not isinstance(spec, dict) or len(spec) == 0 or depth > 6:
+            return checks.Raised("Unreadable", "a value the grader could not read")
+        if "array" in spec:
+            name = spec["array"]
+            path = (out_dir / str(name)).resolve()
+            if path.parent != out_dir or not path.is_file() or path.stat().st_size > MAX_RESULTS_BYTES:
+                return checks.Raised("Unreadable", "an array the grader could not read")
+            try:
+                arr = np.load(path, allow_pickle=False)
+            except (ValueError, OSError):
+                return checks.Raised("Unreadable", "an array the grader could not read")
+            if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
+                return checks.Raised("Unreadable", f"an array of dtype {getattr(arr, 'dtype', '?')}")
+            return arr
+        if "raised" in spec and isinstance(spec["raised"], list) and len(spec["raised"]) == 2:
+            return checks.Raised(str(spec["raised"][0])[:100], str(spec["raised"][1])[:2000])
+        if "unreadable" in spec:
+            return checks.Raised("Unreadable", f"returned {str(spec['unreadable'])[:200]}, not plain numbers")
+        if "lit" in spec:
+            v = spec["lit"]
+            return v if isinstance(v, (bool, int, float, str, type(None))) else checks.Raised("Unreadable", "?")
+        if "scalar" in spec:
+            try:
+                dt = np.dtype(spec["dtype"])
+                if dt.kind not in "biuf":
+                    raise TypeError
+                return dt.type(spec["scalar"])
+            except (TypeError, ValueError, OverflowError):
+                return checks.Raised("Unreadable", "a scalar the grader could not read")
+        if "list" in spec and isinstance(spec["list"], list):
+            return [decode(s, depth + 1) for s in spec["list"]]
+        if "tuple" in spec and isinstance(spec["tuple"], list):
+            return tuple(decode(s, depth + 1) for s in spec["tuple"])
+        if "dict" in spec and isinstance(spec["dict"], dict):
+            return {str(k): decode(s, depth + 1) for k, s in spec["dict"].items()}
+        return checks.Raised("Unreadable", "a value the grader could not read")
+
+    decoded = {}
+    for test_id, res in results["tests"].items():
+        if not isinstance(res, dict) or not isinstance(res.get("outputs"), dict):
+            continue
+        decoded[str(test_id)] = {
+            "status": str(res.get("status")),
+            "outputs": {str(k): decode(v) for k, v in res["outputs"].items()},
+        }
+    cells = [c for c in results["cells"] if isinstance(c, dict)]
+    return {"tests": decoded, "cells": cells}
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. judging
+# ---------------------------------------------------------------------------------------------
+def judge(trace: checks.Trace, outputs: dict) -> tuple[bool, str]:
+    failures, details = [], []
+    for exp in trace.expectations:
+        value = exp.concrete if exp.handle is None else outputs.get(str(exp.handle),
+                                                                    checks.Raised("NotRun", "this call did not run"))
+        try:
+            ok, detail = checks.JUDGES[exp.kind](value, exp.params)
+        except Exception as exc:  # a predicate choking on a strange value is the value's fault
+            ok, detail = False, f"the returned value could not be checked ({type(exc).__name__})"
+        if not ok:
+            failures.append(f"{exp.what}: {detail}")
+        else:
+            details.append(exp.what)
+    if failures:
+        more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
+        return False, "; ".join(failures[:3]) + more
+    return True, f"all {len(details)} checks passed"
+
+
+def _nnkit_names(cells: list[Cell]) -> dict[str, int]:
+    """Names bound by student cells that use nnkit -> the cell's index."""
+    found = {}
+    for c in cells:
+        if c.role in ("answer", "manual", "plain") and staticcheck.uses_nnkit(c.source):
+            for name in staticcheck.definitions(c.source):
+                found[name] = c.index
+    return found
+
+
+def grade_notebook(nb_name: str, source_cells: list[Cell], path: Path | None, student_id: str, secret: int,
+                   limits: sandbox.Limits, sandboxed: bool, workdir_files=()) -> SubmissionResult:
+    """Grade one notebook of one submission; ``path`` None means the notebook is missing."""
+    result = SubmissionResult(student_id=student_id, assignment="")
+    test_cells = [c for c in source_cells if c.role == "test"]
+    result.max_score = sum(c.points for c in test_cells)
+    result.manual_max = sum(c.points for c in source_cells if c.role == "manual")
+
+    def fail_all(reason: str):
+        result.reasons.append(reason)
+        result.tests = [TestResult(nb_name, c.key, 0.0, c.points, False, reason) for c in test_cells]
+        result.status = "failed"
+        return result
+
+    if path is None:
+        return fail_all(f"{nb_name}.ipynb was not submitted")
+    try:
+        submitted = read_notebook(path)
+    except NotebookError as exc:
+        return fail_all(str(exc))
+
+    merged = merge(source_cells, submitted)
+    result.reasons.extend(merged.notes)
+    for c in merged.cells:
+        if c.role in ("answer", "manual", "plain") and c is not None:
+            for flag in staticcheck.flags_for(c.source):
+                result.flags.append(f"{nb_name}: cell {c.index + 1}: {flag}")
+
+    traces = [(c, trace_test(c, _seed(secret, student_id, f"{nb_name}/{c.key}"))) for c in test_cells]
+    data, skip_cells, skip_tests, notes = run_with_retries(merged.cells, traces, limits, sandboxed, workdir_files)
+    result.reasons.extend(notes)
+    if data is None:
+        return fail_all("; ".join(notes) if notes else "the notebook could not be run")
+
+    for cell_info in data["cells"]:
+        if cell_info.get("status") in ("error", "timeout") and isinstance(cell_info.get("error"), list):
+            kind, msg = (str(x)[:300] for x in cell_info["error"][:2])
+            result.cell_errors.append(f"{nb_name}: cell {int(cell_info.get('index', -1)) + 1}: {kind}: {msg}")
+
+    nnkit_names = _nnkit_names(merged.cells)
+    for cell, trace in traces:
+        res = data["tests"].get(cell.key)
+        if cell.key in skip_tests:
+            passed, message = False, f"your code {skip_tests[cell.key]}"
+        elif res is None:
+            passed, message = False, "this test did not run"
+        elif res["status"] == "timeout":
+            passed, message = False, f"your code ran past the {limits.test_seconds:.0f} s limit for this test"
+        else:
+            passed, message = judge(trace, res["outputs"])
+        banned = sorted(n for n in trace.names if n in nnkit_names)
+        if banned:
+            passed = False
+            message = (f"`{banned[0]}` is defined in a cell that uses nnkit; answers must be written in numpy, "
+                       "so this part earns no credit")
+        result.tests.append(TestResult(nb_name, cell.key, cell.points if passed else 0.0, cell.points, passed, message))
+    result.score = sum(t.points for t in result.tests)
+    return result
+
+
+def grade_submission(assignment: Assignment, student_dir: Path, student_id: str, secret: int,
+                     limits: sandbox.Limits | None = None, sandboxed: bool = True) -> SubmissionResult:
+    """Grade every notebook of one student's submission; never raises for the student's faults."""
+    start = time.monotonic()
+    limits = limits or assignment.limits
+    total = SubmissionResult(student_id=student_id, assignment=assignment.name)
+    found, notes = assignment.locate_notebooks(student_dir)
+    total.reasons.extend(notes)
+    for nb_name, source_cells in assignment.notebooks.items():
+        part = grade_notebook(nb_name, source_cells, found.get(nb_name), student_id, secret, limits, sandboxed,
+                              assignment.workdir_files(student_dir))
+        total.score += part.score
+        total.max_score += part.max_score
+        total.manual_max += part.manual_max
+        total.tests.extend(part.tests)
+        total.flags.extend(part.flags)
+        total.reasons.extend(part.reasons)
+        total.cell_errors.extend(part.cell_errors)
+        if part.status == "failed":
+            total.status = "failed" if total.status == "failed" or len(assignment.notebooks) == 1 else "graded"
+    total.seconds = round(time.monotonic() - start, 3)
+    return total

@@ -1,0 +1,181 @@
+"""Reading notebooks as data: the cells' nbgrader roles, and what of a submission gets executed.
+
+The source notebook (``solutions/<assignment>/<name>.ipynb``) is trusted; a submission is not.  A
+submission contributes only its *answers*: its solution cells and any cells the student added.
+Locked instructor cells are taken from the source, and test cells are never taken from the
+submission -- the tests come from the source, so a deleted or edited test cell changes nothing.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_NOTEBOOK_BYTES = 20 * 2**20
+
+
+class NotebookError(Exception):
+    """A submission that cannot be read as a notebook (the reason is shown to the student)."""
+
+
+@dataclass
+class Cell:
+    index: int
+    cell_type: str
+    source: str
+    key: str | None          # nbgrader grade_id, else the cell id
+    role: str                # "test", "answer", "manual", "locked", "plain"
+    points: float = 0.0
+
+    @property
+    def is_code(self) -> bool:
+        return self.cell_type == "code"
+
+
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    if isinstance(src, list):
+        if not all(isinstance(s, str) for s in src):
+            raise NotebookError("a cell's source is not text")
+        return "".join(src)
+    if not isinstance(src, str):
+        raise NotebookError("a cell's source is not text")
+    return src
+
+
+def _role(meta: dict, cell_type: str) -> tuple[str, float]:
+    nb = meta.get("nbgrader") if isinstance(meta, dict) else None
+    if not isinstance(nb, dict):
+        return "plain", 0.0
+    points = nb.get("points") or 0
+    try:
+        points = float(points)
+    except (TypeError, ValueError):
+        points = 0.0
+    if nb.get("task"):
+        return "manual", points
+    if nb.get("grade") and nb.get("solution"):
+        return "manual", points
+    if nb.get("grade") and cell_type == "code":
+        return "test", points
+    if nb.get("solution"):
+        return "answer", 0.0
+    if nb.get("locked"):
+        return "locked", 0.0
+    return "plain", 0.0
+
+
+def parse_cells(data) -> list[Cell]:
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise NotebookError("not a Jupyter notebook (no list of cells)")
+    cells = []
+    for i, raw in enumerate(data["cells"]):
+        if not isinstance(raw, dict) or raw.get("cell_type") not in ("code", "markdown", "raw"):
+            raise NotebookError(f"cell {i} is malformed")
+        meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        role, points = _role(meta, raw["cell_type"])
+        nb = meta.get("nbgrader") if isinstance(meta.get("nbgrader"), dict) else {}
+        key = nb.get("grade_id") if isinstance(nb.get("grade_id"), str) else None
+        if key is None and isinstance(raw.get("id"), str):
+            key = "id:" + raw["id"]
+        cells.append(Cell(i, raw["cell_type"], _source(raw), key, role, points))
+    return cells
+
+
+def read_notebook(path: Path) -> list[Cell]:
+    """Parse a notebook file defensively: size cap, valid JSON, the shape of a notebook."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise NotebookError(f"cannot read {path.name}: {exc.strerror}") from None
+    if size > MAX_NOTEBOOK_BYTES:
+        raise NotebookError(f"{path.name} is {size / 2**20:.0f} MiB; the limit is {MAX_NOTEBOOK_BYTES // 2**20} MiB "
+                            "(clear the outputs and submit again)")
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise NotebookError(f"{path.name} is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise NotebookError(f"{path.name} is not valid notebook JSON ({exc.msg} at line {exc.lineno})") from None
+    return parse_cells(data)
+
+
+@dataclass
+class Merged:
+    """The code to execute for one submission, and what was noticed while assembling it."""
+    cells: list[Cell]
+    notes: list[str] = field(default_factory=list)
+    edited_tests: list[str] = field(default_factory=list)
+
+
+def merge(source: list[Cell], submission: list[Cell]) -> Merged:
+    """The source's code cells in order, answers taken from the submission, student cells kept in place."""
+    by_key = {c.key: c for c in submission if c.key is not None and c.is_code}
+    source_keys = {c.key for c in source if c.key is not None}
+    src_by_key = {c.key: c for c in source if c.key is not None}
+
+    # student-added (unmatched) code cells, attached to the matched cell they follow
+    extras: dict[str | None, list[Cell]] = {None: []}
+    anchor = None
+    for c in submission:
+        if c.key in source_keys:
+            anchor = c.key
+        elif c.is_code:
+            extras.setdefault(anchor, []).append(c)
+
+    merged = Merged(cells=list(extras[None]))
+    for s in source:
+        if s.is_code:
+            if s.role == "test":
+                sub = by_key.get(s.key)
+                if sub is None:
+                    merged.notes.append(f"test cell '{s.key}' was deleted; graded with the original test")
+                    merged.edited_tests.append(s.key)
+                elif _normalise(sub.source) != _normalise(_strip_hidden(s.source)):
+                    merged.notes.append(f"test cell '{s.key}' was edited; graded with the original test")
+                    merged.edited_tests.append(s.key)
+            elif s.role in ("answer", "manual"):
+                sub = by_key.get(s.key)
+                if sub is None:
+                    merged.notes.append(f"answer cell '{s.key}' is missing from the submission")
+                else:
+                    merged.cells.append(Cell(s.index, "code", sub.source, s.key, s.role))
+            elif s.role == "locked":
+                merged.cells.append(s)  # instructor code: always the source version
+            else:  # a plain cell the student was free to edit
+                sub = by_key.get(s.key)
+                merged.cells.append(Cell(s.index, "code", sub.source, s.key, "plain") if sub else s)
+        merged.cells.extend(extras.get(s.key, []))
+    return merged
+
+
+def tests_of(source: list[Cell]) -> list[Cell]:
+    return [c for c in source if c.role == "test"]
+
+
+def manual_of(source: list[Cell]) -> list[Cell]:
+    return [c for c in source if c.role == "manual"]
+
+
+def student_answer_keys(source: list[Cell]) -> set[str]:
+    return {c.key for c in source if c.role in ("answer", "manual") and c.key}
+
+
+def _normalise(src: str) -> list[str]:
+    return [line.rstrip() for line in src.splitlines() if line.strip()]
+
+
+def _strip_hidden(src: str) -> str:
+    out, hidden = [], False
+    for line in src.splitlines():
+        if "BEGIN HIDDEN TESTS" in line:
+            hidden = True
+        elif "END HIDDEN TESTS" in line:
+            hidden = False
+        elif not hidden:
+            out.append(line)
+    return "\n".join(out)
+
+
+__all__ = ["Cell", "NotebookError", "Merged", "read_notebook", "parse_cells", "merge", "tests_of", "manual_of",
+           "student_answer_keys"]

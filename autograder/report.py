@@ -1,0 +1,82 @@
+"""What the grader writes: ``grades.csv``, ``report.json`` and per-student HTML feedback.
+
+Feedback names each test with its points and the judge's message (expected shape, maximum error,
+the first mismatching entry) -- never a test's source, so hidden tests stay hidden.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import json
+from pathlib import Path
+
+from .grading import SubmissionResult
+
+CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "manual_points_pending", "status", "flags", "reasons"]
+
+
+def write_grades_csv(results: list[SubmissionResult], path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_COLUMNS)
+        for r in sorted(results, key=lambda r: r.student_id):
+            writer.writerow([r.student_id, r.assignment, f"{r.score:g}", f"{r.max_score:g}", f"{r.manual_max:g}",
+                             r.status, len(r.flags), " | ".join(r.reasons)])
+
+
+def write_report_json(results: list[SubmissionResult], path: Path, meta: dict) -> None:
+    payload = {"meta": meta, "submissions": [r.to_json() for r in sorted(results, key=lambda r: r.student_id)]}
+    path.write_text(json.dumps(payload, indent=2))
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border-bottom: 1px solid #ddd; padding: .4rem .6rem; text-align: left; vertical-align: top; }
+.pass { color: #1a7f37; font-weight: 600; } .fail { color: #cf222e; font-weight: 600; }
+.note { background: #fff8c5; padding: .5rem .8rem; border-radius: 4px; margin: .3rem 0; }
+code { background: #f3f3f3; padding: 0 .2rem; }
+"""
+
+
+def feedback_html(result: SubmissionResult, notebook: str) -> str:
+    e = html.escape
+    tests = [t for t in result.tests if t.notebook == notebook]
+    got = sum(t.points for t in tests)
+    total = sum(t.max_points for t in tests)
+    rows = "\n".join(
+        f"<tr><td><code>{e(t.test_id)}</code></td><td>{t.points:g} / {t.max_points:g}</td>"
+        f"<td class={'pass' if t.passed else 'fail'}>{'passed' if t.passed else 'failed'}</td>"
+        f"<td>{e(t.message)}</td></tr>" for t in tests)
+    notes = "".join(f"<div class=note>{e(n)}</div>" for n in result.reasons if n.startswith(notebook) or notebook not in n)
+    errors = "".join(f"<li><code>{e(err.split(': ', 1)[1] if err.startswith(notebook) else err)}</code></li>"
+                     for err in result.cell_errors if err.startswith(notebook + ":"))
+    manual = (f"<p>Written answers ({result.manual_max:g} points) are graded by hand and are not included above.</p>"
+              if result.manual_max else "")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Feedback: {e(result.assignment)} / {e(notebook)}</title>
+<style>{STYLE}</style></head><body>
+<h1>Feedback: {e(result.assignment)} — {e(notebook)}.ipynb</h1>
+<p>Student: <code>{e(result.student_id)}</code>. Automatically graded score: <b>{got:g} / {total:g}</b>.</p>
+{notes}
+<table><thead><tr><th>test</th><th>points</th><th>result</th><th>details</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>
+{manual}
+{"<h2>Cells that raised an error</h2><ul>" + errors + "</ul>" if errors else ""}
+<p>Each test calls your code on fresh random inputs chosen when grading and compares the results with the
+course's reference implementation. Run the visible tests in your notebook to check yourself.</p>
+</body></html>
+"""
+
+
+def write_feedback(result: SubmissionResult, notebooks: list[str], out_dir: Path) -> list[Path]:
+    folder = out_dir / result.student_id / result.assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for nb in notebooks:
+        path = folder / f"{nb}.html"
+        path.write_text(feedback_html(result, nb))
+        paths.append(path)
+    return paths

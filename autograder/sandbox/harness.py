@@ -1,0 +1,272 @@
+"""Runs one submission inside the sandbox.  Standalone: it is copied into the sandbox on its own.
+
+Reads ``job.json`` (the notebook's code cells in order, and each test's plan of steps) and the
+input arrays ``inputs/*.npy`` that the grader chose; executes the cells with IPython (so magics
+work as in Jupyter), then performs each test's steps against the student's namespace; writes the
+values asked for as plain data -- ``out/results.json`` and ``out/*.npy`` -- and a progress log
+``out/progress.jsonl`` so the grader can tell which cell or test was running if this process dies.
+
+Nothing written here is trusted: the grader reads it as data (JSON, ``.npy`` without pickles),
+re-validates it and judges it against its own references.
+"""
+import io
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "out")
+MAX_TEXT = 4000          # characters of captured output / error text kept per cell or test
+MAX_ITEMS = 10000        # list/tuple/dict entries encoded
+MAX_ARRAY_BYTES = 64 * 2**20
+
+
+class LimitExceeded(BaseException):
+    """Raised by the timer when a cell or a test runs past its time limit."""
+
+
+def on_alarm(signum, frame):
+    raise LimitExceeded("time limit exceeded")
+
+
+class CappedStream(io.TextIOBase):
+    """Keeps the first MAX_TEXT characters written, counts the rest (an output flood costs nothing)."""
+
+    def __init__(self):
+        self.parts, self.kept, self.total = [], 0, 0
+
+    def write(self, s):
+        s = str(s)
+        self.total += len(s)
+        if self.kept < MAX_TEXT:
+            piece = s[: MAX_TEXT - self.kept]
+            self.parts.append(piece)
+            self.kept += len(piece)
+        return len(s)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    def text(self):
+        tail = f"\n... [{self.total - self.kept} more characters not kept]" if self.total > self.kept else ""
+        return "".join(self.parts) + tail
+
+
+def log(event, **fields):
+    with open(os.path.join(OUT, "progress.jsonl"), "a") as f:
+        f.write(json.dumps({"event": event, "time": time.time(), **fields}) + "\n")
+
+
+def short_error(exc):
+    return {"raised": [type(exc).__name__, str(exc)[:MAX_TEXT]]}
+
+
+# ---------------------------------------------------------------------------------------------
+# plain-data encoding of values
+# ---------------------------------------------------------------------------------------------
+class Encoder:
+    def __init__(self, np, prefix):
+        self.np, self.prefix, self.count = np, prefix, 0
+
+    def __call__(self, value, depth=0):
+        np = self.np
+        if value is None or isinstance(value, bool):
+            return {"lit": value}
+        if type(value) is int:
+            return {"lit": value} if abs(value) < 2**63 else {"lit": float(value)}
+        if type(value) is float:
+            return {"lit": value}
+        if type(value) is str:
+            return {"lit": value[:MAX_TEXT]}
+        if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+            return {"scalar": value.item(), "dtype": value.dtype.str}
+        if depth < 5 and type(value) in (list, tuple):
+            return {type(value).__name__: [self(v, depth + 1) for v in value[:MAX_ITEMS]]}
+        if depth < 5 and type(value) is dict and all(type(k) is str for k in value):
+            return {"dict": {k: self(v, depth + 1) for k, v in list(value.items())[:MAX_ITEMS]}}
+        if isinstance(value, np.ndarray) or hasattr(value, "__array__"):
+            try:
+                arr = np.array(value, subok=False)
+            except Exception as exc:  # noqa: BLE001 - any failure is the student's
+                return {"unreadable": f"{type(value).__name__} that could not be converted to an array ({exc})"}
+            if arr.dtype.kind not in "biuf":
+                return {"unreadable": f"array of dtype {arr.dtype}"}
+            if arr.nbytes > MAX_ARRAY_BYTES:
+                return {"unreadable": f"array of {arr.nbytes} bytes (limit {MAX_ARRAY_BYTES})"}
+            self.count += 1
+            name = f"{self.prefix}_{self.count}.npy"
+            np.save(os.path.join(OUT, name), np.ascontiguousarray(arr), allow_pickle=False)
+            return {"array": name}
+        return {"unreadable": f"a {type(value).__name__} object"}
+
+
+# ---------------------------------------------------------------------------------------------
+# performing a test's steps
+# ---------------------------------------------------------------------------------------------
+class StepFailed(Exception):
+    def __init__(self, record):
+        self.record = record
+
+
+def decode_arg(spec, values, np, prefix):
+    if "ref" in spec:
+        v = values[spec["ref"]]
+        if isinstance(v, StepFailed):
+            raise v
+        return v
+    if "array" in spec:
+        # a fresh copy for every use: the student's code may modify its arguments
+        return np.load(os.path.join(HERE, "inputs", f"{prefix}_{spec['array']}.npy"), allow_pickle=False)
+    if "lit" in spec:
+        return spec["lit"]
+    if "float" in spec:
+        return float(spec["float"])
+    if "scalar" in spec:
+        return np.dtype(spec["dtype"]).type(spec["scalar"])
+    if "tuple" in spec:
+        return tuple(decode_arg(s, values, np, prefix) for s in spec["tuple"])
+    if "list" in spec:
+        return [decode_arg(s, values, np, prefix) for s in spec["list"]]
+    if "dict" in spec:
+        return {k: decode_arg(s, values, np, prefix) for k, s in spec["dict"].items()}
+    if "slice" in spec:
+        return slice(*(decode_arg(s, values, np, prefix) for s in spec["slice"]))
+    if "ellipsis" in spec:
+        return Ellipsis
+    if "dtype" in spec:
+        return np.dtype(spec["dtype"]).type
+    raise ValueError(f"unknown argument encoding {spec!r}")
+
+
+def perform(step, values, ns, np, prefix):
+    op = step["op"]
+    if op == "name":
+        if step["name"] not in ns:
+            raise NameError(f"name '{step['name']}' is not defined")
+        return ns[step["name"]]
+    target = values[step["target"]]
+    if isinstance(target, StepFailed):
+        raise target
+    if op == "getattr":
+        return getattr(target, step["name"])
+    if op == "call":
+        args = decode_arg(step["args"], values, np, prefix)
+        kwargs = decode_arg(step["kwargs"], values, np, prefix)
+        return target(*args, **kwargs)
+    if op == "getitem":
+        return target[decode_arg(step["key"], values, np, prefix)]
+    if op == "setitem":
+        target[decode_arg(step["key"], values, np, prefix)] = decode_arg(step["value"], values, np, prefix)
+        return None
+    if op == "setattr":
+        setattr(target, step["name"], decode_arg(step["value"], values, np, prefix))
+        return None
+    raise ValueError(f"unknown step {op!r}")
+
+
+def run_test(test, ns, np, seconds):
+    values, outputs = {}, {}
+    encode = Encoder(np, f"t{test['index']}")
+    wanted = set(test["plan"]["outputs"])
+    captured = CappedStream()
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = captured
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        for step in test["plan"]["steps"]:
+            try:
+                values[step["id"]] = perform(step, values, ns, np, test["index"])
+            except StepFailed as failed:
+                values[step["id"]] = failed
+            except LimitExceeded:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - the student's exception becomes data
+                values[step["id"]] = StepFailed(short_error(exc))
+        for sid in sorted(wanted):
+            v = values.get(sid)
+            outputs[str(sid)] = v.record if isinstance(v, StepFailed) else encode(v)
+        status = "ok"
+    except LimitExceeded:
+        status = "timeout"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        sys.stdout, sys.stderr = saved
+    return {"status": status, "outputs": outputs, "stdout": captured.text()}
+
+
+# ---------------------------------------------------------------------------------------------
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(HERE, "job.json")) as f:
+        job = json.load(f)
+    limits = job["limits"]
+    log("start")
+
+    import numpy as np  # imported before any student code runs, so a numpy.py they write can't replace it
+    import matplotlib
+    matplotlib.use("Agg")
+    from IPython.core.interactiveshell import InteractiveShell
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    os.chdir(os.path.join(HERE, "work"))
+    sys.path.insert(0, os.getcwd())  # as in Jupyter, the notebook's folder is importable
+    shell = InteractiveShell.instance(colors="nocolor")
+    ns = shell.user_ns
+    results = {"cells": [], "tests": {}}
+
+    for cell in job["cells"]:
+        if cell.get("skip"):
+            continue
+        log("cell_start", index=cell["index"])
+        captured = CappedStream()
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = captured
+        signal.setitimer(signal.ITIMER_REAL, limits["cell_seconds"])
+        status, error = "ok", None
+        try:
+            result = shell.run_cell(cell["source"], store_history=True)
+            if result.error_before_exec is not None:
+                status, error = "error", short_error(result.error_before_exec)["raised"]
+            elif result.error_in_exec is not None:
+                exc = result.error_in_exec
+                status = "timeout" if isinstance(exc, LimitExceeded) else "error"
+                error = short_error(exc)["raised"]
+        except LimitExceeded as exc:
+            status, error = "timeout", short_error(exc)["raised"]
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            sys.stdout, sys.stderr = saved
+        try:
+            import matplotlib.pyplot as plt
+            plt.close("all")
+        except Exception:  # noqa: BLE001 - the student may have broken matplotlib; not our concern
+            pass
+        results["cells"].append({"index": cell["index"], "status": status, "error": error, "stdout": captured.text()})
+        log("cell_end", index=cell["index"], status=status)
+
+    for test in job["tests"]:
+        if test.get("skip"):
+            continue
+        log("test_start", id=test["id"])
+        results["tests"][test["id"]] = run_test(test, ns, np, limits["test_seconds"])
+        log("test_end", id=test["id"])
+
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump(results, f)
+    log("done")
+    sys.stdout.flush()
+    os._exit(0)  # don't run the student's atexit handlers or wait for their threads
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+        os._exit(3)

@@ -1,0 +1,73 @@
+"""Reading the student's code without running it: where names are defined, and what looks like tampering.
+
+Flags are for a human to look at; they never change a score by themselves (the sandbox and the
+out-of-kernel judging already make these attacks harmless).  The one rule that does affect the
+score -- answers may not use nnkit -- is applied per test, through :func:`definitions`.
+"""
+from __future__ import annotations
+
+import ast
+import re
+
+# (pattern in the source, what a reviewer should know)
+SUSPICIOUS_SOURCE = [
+    (r"\bget_ipython\s*\(|\bIPython\b|\binput_transformers|\bset_custom_exc\b|\bast_transformers\b",
+     "tampers with IPython (input transformers, exception handlers, the shell)"),
+    (r"\bsys\.modules\b", "touches sys.modules"),
+    (r"\bbuiltins\b|__builtins__", "touches Python's builtins"),
+    (r"\bnp\.(testing|allclose|isclose|array_equal|all|any)\s*=|\bnumpy\.(testing|allclose|isclose|array_equal)\s*=|"
+     r"setattr\(\s*(np|numpy)\b", "monkey-patches numpy"),
+    (r"\bclass\s+\w+\s*\(\s*(np|numpy)\.ndarray\s*\)", "subclasses numpy.ndarray"),
+    (r"__eq__|__array_ufunc__|__array_function__", "overrides comparisons or numpy's dispatch"),
+    (r"%%writefile|open\([^)]*['\"]\w+\.py['\"]\s*,\s*['\"][wa]", "writes a Python module (could shadow numpy or the tests)"),
+    (r"\bos\.environ\b|\bgetenv\b", "reads environment variables"),
+    (r"\bos\.(listdir|scandir|walk)\b|\bglob\b|\bpathlib\b|\.\./|open\(\s*['\"]/",
+     "lists or opens files outside its own folder"),
+    (r"\bsubprocess\b|\bos\.system\b|\bos\.popen\b|^\s*!", "runs shell commands"),
+    (r"\bsocket\b|\burllib\b|\brequests\b|\bhttp\.client\b", "tries to use the network"),
+    (r"\bctypes\b|\bcffi\b", "loads native code"),
+    (r"\bos\._exit\b|\bos\.kill\b|\bsignal\.", "exits or signals the process"),
+    (r"\bos\.fork\b|\bmultiprocessing\b|\bthreading\b", "starts processes or threads"),
+    (r"gradebook|\.db\b|sqlite", "looks for the gradebook"),
+    (r"\bnnkit\b", "uses nnkit (answers must be written in numpy)"),
+]
+
+
+def flags_for(source: str) -> list[str]:
+    """Human-readable reasons this cell deserves a look, in a stable order."""
+    found = []
+    for pattern, reason in SUSPICIOUS_SOURCE:
+        if re.search(pattern, source, re.M) and reason not in found:
+            found.append(reason)
+    return found
+
+
+def uses_nnkit(source: str) -> bool:
+    return re.search(r"\bnnkit\b", source) is not None
+
+
+def definitions(source: str) -> set[str]:
+    """Top-level names a cell binds (def, class, assignment, import).  Unparsable cells bind nothing."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        # IPython magics aren't Python; drop magic lines and try once more
+        cleaned = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(cleaned)
+        except SyntaxError:
+            return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        names.add(n.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                names.add((alias.asname or alias.name).split(".")[0])
+    return names

@@ -1,0 +1,17 @@
+"""nbgrader configuration for the course.
+
+Source notebooks live in ../solutions and student notebooks are released into ../assignments, so
+`python -m autograder release` and plain `nbgrader generate_assignment` write the same files.
+Submissions, autograded notebooks, feedback and gradebook.db live here at run time.
+"""
+import os
+
+c = get_config()  # noqa: F821 - provided by nbgrader
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.source_directory = "../solutions"
+c.CourseDirectory.release_directory = "../assignments"
+c.CourseDirectory.course_id = "nnkit-course"
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+# Timeouts for plain `nbgrader autograde` (the sandboxed grader has its own limits).
+c.ExecutePreprocessor.timeout = 120
