@@ -25,8 +25,8 @@ def _student_dirs(submissions: Path) -> list[Path]:
 
 
 def grade(assignment_name: str, submissions: Path, out: Path, workers: int, course: Path, sandboxed: bool,
-          secret: int, progress: bool = True, record_gradebook: bool = True):
-    """Grade every student folder; returns the list of results (also written to ``out``)."""
+          secret: int, progress: bool = True, record_gradebook: bool = True, limits: sandbox.Limits | None = None):
+    """Grade every student folder; returns (results, grader errors, seconds); writes them to ``out``."""
     from tqdm.auto import tqdm
 
     from .assignment import Assignment
@@ -40,7 +40,7 @@ def grade(assignment_name: str, submissions: Path, out: Path, workers: int, cour
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(grade_submission, assignment, d / assignment_name, d.name, secret,
-                               None, sandboxed): d.name for d in students}
+                               limits, sandboxed): d.name for d in students}
         bar = tqdm(total=len(futures), desc=f"grading {assignment_name}", unit="submission", disable=not progress)
         for fut in as_completed(futures):
             sid = futures[fut]

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
+import threading
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -39,7 +40,7 @@ import numpy as np
 
 __all__ = [
     "student", "seeded_rng", "expect_close", "expect_equal", "expect_that", "expect_accuracy",
-    "Handle", "AuthoringError", "judge_close", "judge_equal",
+    "check_elementwise", "Handle", "AuthoringError", "judge_close", "judge_equal",
 ]
 
 PUBLIC_SEED = 2026
@@ -113,18 +114,22 @@ class Trace:
         return {"steps": self.steps, "outputs": sorted(set(self.outputs)), "n_arrays": len(self.arrays)}
 
 
-_TRACE: Trace | None = None
+_LOCAL = threading.local()  # the grader traces submissions in parallel threads
+
+
+def _current_trace() -> Trace | None:
+    return getattr(_LOCAL, "trace", None)
 
 
 @contextlib.contextmanager
 def tracing(seed: int):
     """Run test-cell code in trace mode (used by the grader; never by students)."""
-    global _TRACE
-    previous, _TRACE = _TRACE, Trace(seed=seed)
+    previous = _current_trace()
+    _LOCAL.trace = Trace(seed=seed)
     try:
-        yield _TRACE
+        yield _LOCAL.trace
     finally:
-        _TRACE = previous
+        _LOCAL.trace = previous
 
 
 class Handle:
@@ -205,9 +210,10 @@ class _Student:
     def __getattr__(self, name: str):
         if name.startswith("__"):
             raise AttributeError(name)
-        if _TRACE is not None:
-            _TRACE.names.add(name)
-            return Handle(_TRACE, _TRACE.add("name", name=name), name)
+        trace = _current_trace()
+        if trace is not None:
+            trace.names.add(name)
+            return Handle(trace, trace.add("name", name=name), name)
         ns = _user_namespace()
         if name not in ns:
             raise AssertionError(f"`{name}` is not defined: run the cell where you define it, then this test again")
@@ -228,7 +234,8 @@ student = _Student()
 def seeded_rng(label: str) -> np.random.Generator:
     """A numpy Generator for test inputs: public and fixed for self-checks, secret when grading."""
     key = zlib.crc32(label.encode())
-    seed = PUBLIC_SEED if _TRACE is None else _TRACE.seed
+    trace = _current_trace()
+    seed = PUBLIC_SEED if trace is None else trace.seed
     return np.random.default_rng([seed, key])
 
 
@@ -242,12 +249,12 @@ class Raised:
         self.kind, self.message = kind, message
 
     def __repr__(self):
-        return f"{self.kind}: {self.message}"
+        return f"{self.kind}: {self.message}" if self.message else self.kind
 
 
 def _describe(value) -> str:
     if isinstance(value, Raised):
-        return f"raised {value!r}"
+        return f"an error instead: {value!r}"
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     if value is None:
@@ -311,7 +318,7 @@ def judge_equal(value, expected) -> tuple[bool, str]:
             return False, f"{int(bad.sum())} of {bad.size} entries differ; first at index {idx}: got {actual[idx]}, expected {expected[idx]}"
         return True, "equal"
     if isinstance(value, Raised):
-        return False, f"expected {expected!r}, but the code {_describe(value)}"
+        return False, f"expected {expected!r}, got {_describe(value)}"
     if type(value) in (bool, int, float, str, type(None)) and value == expected and type(value) is type(expected):
         return True, "equal"
     if isinstance(value, (int, float)) and isinstance(expected, (int, float)) and not isinstance(value, bool) and value == expected:
@@ -321,7 +328,7 @@ def judge_equal(value, expected) -> tuple[bool, str]:
 
 def judge_that(value, predicate: Callable) -> tuple[bool, str]:
     if isinstance(value, Raised):
-        return False, f"the code {_describe(value)}"
+        return False, f"got {_describe(value)}"
     result = predicate(value)
     if isinstance(result, tuple):
         ok, detail = result
@@ -350,12 +357,13 @@ JUDGES = {
 
 
 def _expect(kind: str, actual, params: dict, what: str):
-    if _TRACE is not None:
+    trace = _current_trace()
+    if trace is not None:
         if isinstance(actual, Handle):
-            _TRACE.outputs.append(actual._id)
-            _TRACE.expectations.append(Expectation(kind, actual._id, params, what))
+            trace.outputs.append(actual._id)
+            trace.expectations.append(Expectation(kind, actual._id, params, what))
         else:  # a value the trusted code computed itself: judged as it stands
-            _TRACE.expectations.append(Expectation(kind, None, params, what, concrete=actual))
+            trace.expectations.append(Expectation(kind, None, params, what, concrete=actual))
         return
     ok, detail = JUDGES[kind](actual, params)
     if not ok:
@@ -380,3 +388,30 @@ def expect_that(actual, predicate: Callable, what: str):
 def expect_accuracy(predicted_labels, labels, at_least: float, what: str):
     """Fraction of ``predicted_labels == labels`` is at least ``at_least`` (labels stay trusted)."""
     _expect("accuracy", predicted_labels, dict(labels=np.asarray(labels), at_least=float(at_least)), what)
+
+
+# --------------------------------------------------------------------------------------------
+# Reusable checks built from the primitives above (they work in both modes)
+# --------------------------------------------------------------------------------------------
+def check_elementwise(name: str, reference: Callable, rng: np.random.Generator, *,
+                      shapes=((4, 6),), scale: float = 3.0, special=(), float32: bool = False,
+                      kwargs: dict | None = None, rtol: float = 1e-6, atol: float = 1e-9):
+    """Compare ``student.<name>(x, **kwargs)`` with ``reference(x, **kwargs)`` on random and special inputs.
+
+    ``shapes``: random normal inputs (times ``scale``) of these shapes, float64.  ``special``:
+    values that break naive code (0 at a kink, ±1000 for overflow), checked as one array.
+    ``float32``: also a float32 input, whose output must stay float32.
+    """
+    kwargs = kwargs or {}
+    for shape in shapes:
+        x = rng.normal(0.0, scale, size=shape)
+        expect_close(getattr(student, name)(x, **kwargs), reference(x, **kwargs),
+                     f"{name}(x) for x of shape {tuple(shape)}", rtol=rtol, atol=atol)
+    if len(special):
+        x = np.asarray(special, dtype=np.float64)
+        expect_close(getattr(student, name)(x, **kwargs), reference(x, **kwargs),
+                     f"{name} at the special values {np.array2string(x, precision=3)}", rtol=rtol, atol=atol)
+    if float32:
+        x = rng.normal(0.0, scale, size=(3, 5)).astype(np.float32)
+        expect_close(getattr(student, name)(x, **kwargs), reference(x, **kwargs),
+                     f"{name}(x) for a float32 x of shape (3, 5)", rtol=1e-4, atol=1e-6, check_dtype=True)

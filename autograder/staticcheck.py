@@ -26,7 +26,7 @@ SUSPICIOUS_SOURCE = [
     (r"\bsubprocess\b|\bos\.system\b|\bos\.popen\b|^\s*!", "runs shell commands"),
     (r"\bsocket\b|\burllib\b|\brequests\b|\bhttp\.client\b", "tries to use the network"),
     (r"\bctypes\b|\bcffi\b", "loads native code"),
-    (r"\bos\._exit\b|\bos\.kill\b|\bsignal\.", "exits or signals the process"),
+    (r"\bos\._exit\b|\bsys\.exit\b|\bos\.kill\b|\bsignal\.", "exits or signals the process"),
     (r"\bos\.fork\b|\bmultiprocessing\b|\bthreading\b", "starts processes or threads"),
     (r"gradebook|\.db\b|sqlite", "looks for the gradebook"),
     (r"\bnnkit\b", "uses nnkit (answers must be written in numpy)"),
