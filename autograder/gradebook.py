@@ -7,6 +7,8 @@ cells and the grader's messages as their outputs, into ``course/autograded/`` fo
 from __future__ import annotations
 
 import json
+import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -33,7 +35,15 @@ def _ensure_assignment(gb: Gradebook, assignment: Assignment) -> None:
                 gb.update_or_create_solution_cell(c.key, nb, assignment.name)
 
 
+def _alembic_on_path() -> None:
+    """nbgrader creates or migrates gradebook.db by running `alembic`, found through PATH."""
+    scripts = os.path.dirname(sys.executable)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+
+
 def record(course: Path, assignment: Assignment, results: list[SubmissionResult]) -> None:
+    _alembic_on_path()
     with warnings.catch_warnings(), Gradebook(db_url(course)) as gb:
         # nbgrader's own add_submission trips SQLAlchemy's autoflush warnings; they are harmless
         warnings.filterwarnings("ignore", module="nbgrader")

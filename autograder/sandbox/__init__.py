@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HARNESS = Path(__file__).with_name("harness.py")
+WATCHDOG_GRACE = 2.0  # seconds past a limit before the watchdog kills a run whose own timer was defeated
 MASKED_PACKAGES = ("nnkit", "autograder")  # installed non-editable, they'd be importable: hide them
 
 
@@ -208,7 +209,7 @@ def run(scratch: Path, limits: Limits, sandboxed: bool = True, python: str | Non
                     event = _last_event(progress)
                     if event and event.get("event") in ("cell_start", "test_start"):
                         limit = limits.cell_seconds if event["event"] == "cell_start" else limits.test_seconds
-                        if time.time() - event.get("time", time.time()) > limit + 5:
+                        if time.time() - event.get("time", time.time()) > limit + WATCHDOG_GRACE:
                             reason = "cell time limit" if event["event"] == "cell_start" else "test time limit"
                 if reason:
                     _kill(proc)
