@@ -14,6 +14,7 @@ variance of activations constant across layers needs :math:`\mathrm{Var}(w) \app
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -54,6 +55,9 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
+        # As PyTorch: the slope must be a real number (True/False are ints in Python: reject them).
+        if param is not None and (isinstance(param, bool) or not isinstance(param, numbers.Real)):
+            raise ValueError(f"negative_slope {param!r} not a valid number")
         slope = 0.01 if param is None else float(param)
         return math.sqrt(2.0 / (1 + slope ** 2))
     if nonlinearity == "selu":
@@ -120,12 +124,16 @@ def _kaiming_std(tensor, a, mode, nonlinearity) -> float:
 
 def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", seed=None):
     r"""He et al. (2015): :math:`U(-b, b)`, :math:`b = \text{gain}\sqrt{3/\text{fan}}`."""
+    if _array(tensor).size == 0:   # as PyTorch: a zero-element tensor is a no-op (fan would be 0)
+        return tensor
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound, seed=seed)
 
 
 def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", seed=None):
     r"""He et al. (2015): :math:`\mathcal{N}(0, \sigma^2)`, :math:`\sigma = \text{gain}/\sqrt{\text{fan}}`."""
+    if _array(tensor).size == 0:
+        return tensor
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), seed=seed)
 
 
@@ -139,6 +147,8 @@ def orthogonal_(tensor, gain: float = 1.0, seed=None):
     arr = _array(tensor)
     if arr.ndim < 2:
         raise ValueError(f"orthogonal_ needs a tensor with at least 2 dimensions, got shape {arr.shape}")
+    if arr.size == 0:   # as PyTorch: nothing to fill (and rows = 0 would divide by zero)
+        return tensor
     rows, cols = arr.shape[0], arr.size // arr.shape[0]
     flat = make_rng(seed).standard_normal((rows, cols))
     if rows < cols:

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from .. import init
-from .._checks import DEFAULT_DTYPE, as_float_array, check_positive_int
+from .._checks import DEFAULT_DTYPE, as_float_array, check_positive_int, make_rng
 from .module import Module
 from .parameter import Parameter
 
@@ -33,10 +33,11 @@ class Linear(Module):
         self._input = None
 
     def reset_parameters(self, seed=None) -> None:
+        rng = make_rng(seed)  # one generator for weight and bias: an int seed or a Generator
         bound = 1.0 / math.sqrt(self.in_features)
-        init.uniform_(self.weight, -bound, bound, seed=seed)
+        init.uniform_(self.weight, -bound, bound, seed=rng)
         if self.bias is not None:
-            init.uniform_(self.bias, -bound, bound, seed=None if seed is None else seed + 1)
+            init.uniform_(self.bias, -bound, bound, seed=rng)
 
     def forward(self, x):
         x = as_float_array(x, "Linear input", self.weight.dtype)

@@ -1,0 +1,139 @@
+"""The instructor's commands: release, grade (secure by default), collect, and nbgrader compatibility."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import sandbox
+from autograder.__main__ import main
+from autograder.release import nbgrader_env, release
+from autograder.samples import build_samples, write_samples
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
+
+
+def normalised(nb_path: Path) -> list:
+    nb = json.loads(nb_path.read_text())
+    return [(c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"],
+             c["metadata"].get("nbgrader")) for c in nb["cells"]]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_committed_release_is_not_stale(assignment, tmp_path):
+    """Regenerate from solutions/ into a scratch folder and compare with assignments/."""
+    release(ROOT / "course", [assignment], release_dir=tmp_path / "release",
+            db_url=f"sqlite:///{tmp_path / 'gradebook.db'}")
+    fresh = sorted((tmp_path / "release" / assignment).glob("*.ipynb"))
+    committed = sorted((ROOT / "assignments" / assignment).glob("*.ipynb"))
+    assert [p.name for p in fresh] == [p.name for p in committed]
+    for f, c in zip(fresh, committed):
+        assert normalised(f) == normalised(c), f"{c} is stale: run `python -m autograder release {assignment}`"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_has_no_solutions_and_no_hidden_tests(assignment):
+    for nb in (ROOT / "assignments" / assignment).glob("*.ipynb"):
+        text = nb.read_text()
+        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
+
+
+def test_grade_refuses_to_run_without_bubblewrap(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
+    (tmp_path / "subs").mkdir()
+    code = main(["grade", "a1_neuron", "--submissions", str(tmp_path / "subs"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "apt-get install bubblewrap" in err and "--unsafe-no-sandbox" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_grade_cli_end_to_end_with_exit_status_zero(tmp_path):
+    samples = [s for s in build_samples(ROOT / "solutions/a1_neuron/a1_neuron.ipynb",
+                                        ROOT / "assignments/a1_neuron/a1_neuron.ipynb")
+               if s.name in ("solution", "blank")]
+    write_samples(samples, tmp_path / "subs", "a1_neuron")
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(ROOT / "course/nbgrader_config.py", course)
+    (tmp_path / "solutions").symlink_to(ROOT / "solutions")
+    proc = subprocess.run([sys.executable, "-m", "autograder", "--course", str(course), "grade", "a1_neuron",
+                           "--submissions", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--workers", "2"],
+                          capture_output=True, text=True, env=nbgrader_env(), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "100%" in proc.stderr  # the progress bar
+    rows = (tmp_path / "out/grades.csv").read_text().splitlines()
+    assert rows[0].split(",")[:4] == ["student_id", "assignment", "score", "max_score"]
+    assert any(r.startswith("solution,a1_neuron,27,27") for r in rows)
+    assert (tmp_path / "out/feedback/blank/a1_neuron/a1_neuron.html").is_file()
+    export = subprocess.run([sys.executable, "-m", "nbgrader", "export"], cwd=course, env=nbgrader_env(),
+                            capture_output=True, text=True)
+    assert export.returncode == 0, export.stderr
+    assert "a1_neuron" in (course / "grades.csv").read_text()
+
+
+def _zip(path: Path, members: dict) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def test_collect_understands_moodle_and_canvas_and_reports_the_rest(tmp_path, capsys):
+    nb = (ROOT / "assignments/a1_neuron/a1_neuron.ipynb").read_bytes()
+    moodle = _zip(tmp_path / "moodle.zip", {
+        "Anna Petrova_1001_assignsubmission_file_/homework1.ipynb": nb,
+        "Ivan Ivanov_1002_assignsubmission_file_/a1.ipynb": nb,
+        "readme.txt": b"x",
+        "../evil.ipynb": nb,
+    })
+    canvas = _zip(tmp_path / "canvas.zip", {
+        "smithjohn_2001_3001_a1_neuron.ipynb": nb,
+        "doejane_LATE_2002_3002_a1_neuron-1.ipynb": nb,
+    })
+    code = main(["collect", str(moodle), str(canvas), "--assignment", "a1_neuron", "--out", str(tmp_path / "subs")])
+    out = capsys.readouterr().out
+    assert code == 0
+    for sid in ("1001", "1002", "2001", "2002"):
+        assert (tmp_path / "subs" / sid / "a1_neuron" / "a1_neuron.ipynb").read_bytes() == nb
+    assert "readme.txt" in out and "unsafe path" in out
+    assert not (tmp_path / "evil.ipynb").exists()
+
+
+def test_collect_with_a_roster_maps_to_course_ids(tmp_path, capsys):
+    nb = b"{}"
+    archive = _zip(tmp_path / "m.zip", {"Anna Petrova_1001_assignsubmission_file_/x.ipynb": nb,
+                                        "Someone Else_1003_assignsubmission_file_/x.ipynb": nb})
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,lms_id,name\napetrova,1001,Anna Petrova\n")
+    main(["collect", str(archive), "--assignment", "a1_neuron", "--out", str(tmp_path / "subs"),
+          "--roster", str(roster)])
+    out = capsys.readouterr().out
+    assert (tmp_path / "subs/apetrova/a1_neuron/a1_neuron.ipynb").is_file()
+    assert "Someone Else" in out and "not in the roster" in out
+
+
+def test_plain_nbgrader_autograde_still_works_on_the_course(tmp_path):
+    """nbgrader's own autograde (tests in the student's kernel) gives the solution full marks."""
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "course", course, ignore=shutil.ignore_patterns("gradebook.db", "submitted", "autograded"))
+    (tmp_path / "solutions").symlink_to(ROOT / "solutions")
+    (tmp_path / "assignments").mkdir()
+    env = nbgrader_env()
+    run = lambda *args: subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                                       capture_output=True, text=True)
+    assert run("generate_assignment", "a1_neuron", "--force").returncode == 0
+    samples = [s for s in build_samples(ROOT / "solutions/a1_neuron/a1_neuron.ipynb",
+                                        tmp_path / "assignments/a1_neuron/a1_neuron.ipynb") if s.name == "solution"]
+    write_samples(samples, course / "submitted", "a1_neuron")
+    proc = run("autograde", "a1_neuron", "--force")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        sub = gb.find_submission("a1_neuron", "solution")
+        assert sub.score == pytest.approx(27)
