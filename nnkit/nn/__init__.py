@@ -2,3 +2,7 @@
 from .parameter import Parameter
 from .module import Module, Sequential
 from .linear import Linear, Flatten, Identity
+from .activation import (Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, SELU, GELU, SiLU, Softmax, LogSoftmax,
+                         Step, SigmoidC, Maxout)
+from .loss import (MSELoss, L1Loss, BCELoss, BCEWithLogitsLoss, NLLLoss, CrossEntropyLoss, GaussianNLLLoss,
+                   PoissonNLLLoss, MultiMarginLoss)
