@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast bench lectures lab clean system-deps
+.PHONY: demo test bench lectures lab release clean system-deps venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,15 +20,29 @@ venv: $(STAMP)
 system-deps:
 	@bash scripts/install-system-deps.sh
 
+# The demo still runs without bubblewrap (it then grades unsandboxed and skips the attacks).
 demo: $(STAMP)
-	$(PY) bench/train_digits.py --out demo-output
+	-@bash scripts/install-system-deps.sh
+	$(PY) scripts/demo.py --out demo-output
 
+# Unit, red-team and assignment tests, then every lecture notebook executed by nbval (lax mode).
 test: $(STAMP) system-deps
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --nbval-lax tests lectures
+
+release: $(STAMP)
+	$(PY) -m autograder release
+
+# Execute every lecture and render HTML a student can open without Jupyter.
+lectures: $(STAMP)
+	mkdir -p build/lectures
+	$(VENV)/bin/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=300 \
+		--output-dir build/lectures lectures/*.ipynb
+	@echo "open build/lectures/*.html"
 
 bench: $(STAMP)
 	$(PY) bench/bench_speed.py
-	$(PY) bench/train_digits.py --out bench/output --no-plot
+	$(PY) bench/train_digits.py --out bench/output
+	$(PY) bench/bench_grader.py
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab
