@@ -2,7 +2,10 @@
 
 It speaks PyTorch's vocabulary (``nnkit.nn.Linear``, ``nnkit.optim.SGD``, ``nnkit.init.xavier_uniform_``)
 and agrees with PyTorch numerically, with every backward pass written out explicitly.
+
+``nnkit.data``, ``nnkit.train`` and ``nnkit.plot`` (which need scikit-learn, tqdm and matplotlib) are
+imported on demand: ``import nnkit.train``.
 """
-from . import nn, init, gradcheck
+from . import functional, gradcheck, init, nn, obd, optim
 
 __version__ = "0.1.0"
