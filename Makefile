@@ -26,8 +26,9 @@ demo: $(STAMP)
 	$(PY) scripts/demo.py --out demo-output
 
 # Unit, red-team and assignment tests, then every lecture notebook executed by nbval (lax mode).
+# One BLAS thread: the tests' matrices are small, and parallel BLAS on a busy machine only adds contention.
 test: $(STAMP) system-deps
-	$(PY) -m pytest -q --nbval-lax tests lectures
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q --nbval-lax tests lectures
 
 release: $(STAMP)
 	$(PY) -m autograder release
