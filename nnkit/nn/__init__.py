@@ -6,3 +6,7 @@ from .activation import (Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, SELU, GELU,
                          Step, SigmoidC, Maxout)
 from .loss import (MSELoss, L1Loss, BCELoss, BCEWithLogitsLoss, NLLLoss, CrossEntropyLoss, GaussianNLLLoss,
                    PoissonNLLLoss, MultiMarginLoss)
+from .conv import Conv2d
+from .pooling import MaxPool2d, AvgPool2d
+from .dropout import Dropout
+from .batchnorm import BatchNorm1d, BatchNorm2d

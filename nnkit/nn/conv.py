@@ -1,0 +1,338 @@
+r"""``Conv2d``: the convolutional layer of deck 004 ("Сверточные нейросети", "Сверточный слой").
+
+The lecture builds the layer in two steps.  A *locally connected* layer ("Локально-связанный слой")
+lets each output unit see only a small patch of neighbouring pixels, because neighbouring pixels
+are the ones that are strongly related.  Sharing one set of weights between all positions
+("Инвариантность к перемещению") then says that an object may appear anywhere in the image.  The
+result is the convolution (strictly, cross-correlation, as in every deep-learning library)
+
+.. math:: y_{n,o,h,w} = b_o + \sum_{c}\sum_{i=0}^{k_h-1}\sum_{j=0}^{k_w-1}
+          W_{o,c,i,j}\, \tilde x_{n,c,\,s_h h + i,\, s_w w + j},
+
+where :math:`\tilde x` is the input padded with zeros and :math:`s` the stride.  The output size is
+:math:`\lfloor (H + 2p - k)/s \rfloor + 1`.
+
+**im2col.**  Copy every receptive field (one per output pixel) into a row of a matrix ``cols``
+and append a column of ones -- the linear models' constant feature, so that the bias is just one
+more weight.  Then the whole layer is ONE matrix product, which BLAS runs at full speed:
+``y = cols @ [W.reshape(out, -1).T; b]``.  Backward is two more matrix products and the adjoint
+of the copy (col2im):
+
+* :math:`\partial L/\partial [W; b] = g^\top\,\text{cols}` (summed over the batch); the column of
+  ones makes its last column :math:`\partial L/\partial b_o = \sum_{n,h,w} g_{n,o,h,w}`;
+* :math:`\partial L/\partial\,\text{cols} = g\,W`, then col2im adds every row of that back onto
+  the pixels it was copied from -- pixels shared by overlapping windows collect the sum, which
+  is exactly the chain rule for a value used several times.
+
+**Two memory orders.**  numpy copies fastest when long runs of numbers are contiguous.
+
+* *channels-first* (NCHW, the textbook im2col): per image, ``cols`` has one row per ``(c, i, j)``
+  and one column per output pixel, and ``y = W @ cols`` comes out in NCHW order.  A copied run is
+  ``out_w`` numbers long (stride 1).  Used when there are few input channels (a grey or RGB input
+  layer).
+* *channels-last* (NHWC): the padded input is transposed once so that channels are the last axis;
+  a row of a window is then ``kernel_w * C`` adjacent numbers.  Used for the usual layers with
+  many channels.  The output comes out with one row per pixel, ``y[(n, h, w), o]``, and is returned
+  as the ``(N, O, H, W)`` array it is -- values and shape as usual, strides NHWC's (PyTorch calls
+  this memory order ``channels_last``); copying it into NCHW order would be a pass over memory
+  that changes nothing else.  The input gradient is returned the same way.  Backward computes
+  :math:`g W` one kernel row ``i`` at a time (the columns of ``cols`` that hold row ``i`` of every
+  window), so each block is still in the CPU cache when col2im scatters it back.
+
+The arithmetic is the same in both orders, and both are tested against PyTorch.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .. import init
+from .._checks import DEFAULT_DTYPE, as_float_array, check_ndim, check_positive_int, pair
+from .module import Module
+from .parameter import Parameter
+
+
+class Workspace:
+    """Scratch arrays reused between calls, keyed by name.
+
+    Allocating a fresh multi-megabyte array on every call costs more than the arithmetic: the
+    operating system hands the memory over page by page, on first touch.  A layer keeps its
+    im2col matrix and friends here and reuses them while the input shape stays the same.  Only
+    private intermediates live here -- outputs and returned gradients are always fresh arrays, so
+    a caller may keep them.
+    """
+
+    def __init__(self):
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple, dtype, zeros: bool = False) -> np.ndarray:
+        """An array of ``shape``/``dtype``; reused if the last one of this name matches.
+
+        ``zeros=True`` zero-fills a *new* array only; a reused one keeps its contents (used for
+        padded buffers whose zero border is never written).
+        """
+        arr = self._arrays.get(name)
+        if arr is None or arr.shape != tuple(shape) or arr.dtype != dtype:
+            arr = (np.zeros if zeros else np.empty)(shape, dtype=dtype)
+            self._arrays[name] = arr
+        return arr
+
+    def clear(self) -> None:
+        self._arrays.clear()
+
+    # Scratch memory is not worth saving: copies and pickles of a layer start with an empty one.
+    def __getstate__(self):
+        return {}
+
+    def __setstate__(self, state):
+        self._arrays = {}
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """:math:`\\lfloor (\\text{size} + 2\\,\\text{padding} - \\text{kernel}) / \\text{stride} \\rfloor + 1`."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+class Conv2d(Module):
+    r"""2-D convolution over an ``(N, C, H, W)`` batch, as ``torch.nn.Conv2d`` (zero padding).
+
+    ``weight`` has shape ``(out_channels, in_channels, kh, kw)`` and ``bias`` ``(out_channels,)``;
+    both start from :math:`U(-1/\sqrt{\text{fan\_in}}, 1/\sqrt{\text{fan\_in}})` with
+    ``fan_in = in_channels * kh * kw`` -- PyTorch's default, the lectures' uniform(-1/√h, 1/√h)
+    rule.  ``kernel_size``, ``stride`` and ``padding`` are an int or an ``(h, w)`` pair.
+
+    Forward and backward (see the module docstring for the derivation), with
+    :math:`g = \partial L/\partial y` and ``cols`` the im2col matrix of the padded input:
+
+    ================================  ==============================================================
+    forward                           :math:`y = \text{cols}\, W^\top + b`
+    :math:`\partial L/\partial W`     :math:`g^\top\,\text{cols}`, summed over the batch
+    :math:`\partial L/\partial b`     :math:`\sum_{n,h,w} g`
+    :math:`\partial L/\partial x`     col2im of :math:`g\,W` (overlapping windows add up)
+    ================================  ==============================================================
+
+    The layer keeps ``cols`` from ``forward`` for ``backward``, and reuses that memory from call to
+    call (see :class:`Workspace`).  With many input channels the output and the input gradient come
+    back in ``channels_last`` memory order (see the module docstring).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 bias: bool = True, dtype=DEFAULT_DTYPE, seed=None):
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "in_channels")
+        self.out_channels = check_positive_int(out_channels, "out_channels")
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride = pair(stride, "stride")
+        self.padding = pair(padding, "padding", allow_zero=True)
+        kh, kw = self.kernel_size
+        self.weight = Parameter(np.empty((self.out_channels, self.in_channels, kh, kw), dtype=dtype))
+        self.bias = Parameter(np.empty(self.out_channels, dtype=dtype)) if bias else None
+        self.reset_parameters(seed)
+        self._work = Workspace()
+        self._cache = None
+
+    def reset_parameters(self, seed=None) -> None:
+        init.fan_in_uniform_(self.weight, seed=seed)
+        if self.bias is not None:
+            # PyTorch bounds the bias by the weight's fan_in too (not by the bias's own length).
+            bound = 1.0 / math.sqrt(self.in_channels * self.kernel_size[0] * self.kernel_size[1])
+            init.uniform_(self.bias, -bound, bound, seed=None if seed is None else seed + 1)
+
+    # --- shapes and checks ----------------------------------------------------------------------
+    def _check_input(self, x) -> np.ndarray:
+        x = as_float_array(x, "Conv2d input", self.weight.dtype)
+        check_ndim(x, 4, "Conv2d", "(N, C, H, W)")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv2d expects input of shape (N, C, H, W) with C={self.in_channels}, "
+                             f"got {tuple(x.shape)}")
+        (kh, kw), (ph, pw) = self.kernel_size, self.padding
+        hp, wp = x.shape[2] + 2 * ph, x.shape[3] + 2 * pw
+        if kh > hp or kw > wp:
+            raise ValueError(f"Conv2d kernel_size {self.kernel_size} is larger than the padded input "
+                             f"{hp}x{wp} (input {x.shape[2]}x{x.shape[3]}, padding {self.padding})")
+        return x
+
+    def _channels_last(self, out_w: int) -> bool:
+        """True if a channels-last window row (kw*C numbers) is longer than a channels-first one."""
+        run_channels_first = out_w if self.stride[1] == 1 else 1
+        return self.kernel_size[1] * self.in_channels >= run_channels_first
+
+    # --- forward --------------------------------------------------------------------------------
+    def forward(self, x):
+        x = self._check_input(x)
+        n, c, h, w = x.shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
+        if self._channels_last(ow):
+            y, saved = self._forward_channels_last(x, oh, ow)
+        else:
+            y, saved = self._forward_channels_first(x, oh, ow)
+        self._cache = (x.shape, x.dtype, saved)
+        return y
+
+    def _forward_channels_first(self, x, oh, ow):
+        n, c, h, w = x.shape
+        dt = x.dtype
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        k = c * kh * kw
+        if ph or pw:   # the zero border of the reused buffer is written once and never touched
+            xp = self._work.get("x_padded", (n, c, h + 2 * ph, w + 2 * pw), dt, zeros=True)
+            xp[:, :, ph:ph + h, pw:pw + w] = x
+        else:
+            xp = x
+        # windows[n, c, oh, ow, i, j] = xp[n, c, sh*oh + i, sw*ow + j]: a view, nothing copied yet
+        windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+        cols = self._work.get("cols", (n, k + self._ones, oh * ow), dt)   # per image: rows (c, i, j) [, 1]
+        np.copyto(cols[:, :k].reshape(n, c, kh, kw, oh, ow), windows.transpose(0, 1, 4, 5, 2, 3))
+        if self._ones:
+            cols[:, k] = 1
+        w_rows = self._weight_matrix(dt, channels_last=False).T           # (O, (c, i, j) [, bias])
+        y = np.matmul(w_rows, cols)                                       # (N, O, OH*OW): NCHW already
+        return y.reshape(n, self.out_channels, oh, ow), ("channels_first", cols)
+
+    def _forward_channels_last(self, x, oh, ow):
+        n, c, h, w = x.shape
+        dt = x.dtype
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        k = c * kh * kw
+        xp = self._work.get("x_padded_nhwc", (n, h + 2 * ph, w + 2 * pw, c), dt, zeros=True)
+        xp[:, ph:ph + h, pw:pw + w, :] = x.transpose(0, 2, 3, 1)
+        # windows[n, oh, ow, c, i, j] = xp[n, sh*oh + i, sw*ow + j, c]: a view, nothing copied yet
+        windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]
+        cols = self._work.get("cols", (n * oh * ow, k + self._ones), dt)  # rows pixels, columns (i, j, c) [, 1]
+        np.copyto(cols[:, :k].reshape(n, oh, ow, kh, kw, c), windows.transpose(0, 1, 2, 4, 5, 3))
+        if self._ones:
+            cols[:, k] = 1
+        y_pixels = np.matmul(cols, self._weight_matrix(dt, channels_last=True))   # THE matrix product
+        # The (N, O, OH, OW) view of y_pixels[(n, h, w), o], in channels_last memory order.
+        y = y_pixels.reshape(n, oh, ow, self.out_channels).transpose(0, 3, 1, 2)
+        return y, ("channels_last", cols)
+
+    @property
+    def _ones(self) -> int:
+        """1 if ``cols`` carries a column of ones for the bias (so ``y = cols @ [W; b]``), else 0."""
+        return int(self.bias is not None)
+
+    def _weight_matrix(self, dt, channels_last: bool) -> np.ndarray:
+        r"""``[W; b]`` as a ``(C*kh*kw [+ 1], O)`` matrix whose rows follow the columns of ``cols``.
+
+        The bias is one more row, multiplied by the column of ones in ``cols``: the linear models'
+        constant feature, so one matrix product also adds the bias, and in backward the same
+        product :math:`g^\top \text{cols}` also gives :math:`\partial L/\partial b = \sum g`.
+        """
+        w = self.weight.data.astype(dt, copy=False)                       # (O, C, kh, kw)
+        w = w.transpose(2, 3, 1, 0) if channels_last else w.transpose(1, 2, 3, 0)
+        rows = [w.reshape(-1, self.out_channels)]
+        if self.bias is not None:
+            rows.append(self.bias.data.astype(dt, copy=False)[None, :])
+        return np.concatenate(rows)
+
+    # --- backward -------------------------------------------------------------------------------
+    def backward(self, grad_output):
+        if self._cache is None:
+            raise RuntimeError("Conv2d.backward called before forward")
+        (n, c, h, w), dt, (layout, cols) = self._cache
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
+        g = as_float_array(grad_output, "grad_output")
+        if g.shape != (n, self.out_channels, oh, ow):
+            raise ValueError(f"Conv2d.backward expects grad_output of shape {(n, self.out_channels, oh, ow)}, "
+                             f"got {tuple(g.shape)}")
+        g_img = g.astype(dt, copy=False).reshape(n, self.out_channels, oh * ow)   # per image: (O, pixels)
+        channels_last = layout == "channels_last"
+        # dL/d[W; b] = sum over images of g_img @ cols_img: one batched product, then one sum.
+        cols_img = cols.reshape(n, oh * ow, -1) if channels_last else cols.transpose(0, 2, 1)
+        dw_img = self._work.get("dw_per_image", (n, self.out_channels, cols_img.shape[2]), dt)
+        np.matmul(g_img, cols_img, out=dw_img)
+        dw = dw_img.sum(axis=0)                                           # (O, C*kh*kw [+ 1])
+        k = c * kh * kw
+        if self.bias is not None:
+            self.bias.grad += dw[:, k].astype(self.bias.dtype, copy=False)
+        dw = dw[:, :k]
+        if channels_last:
+            dw = dw.reshape(self.out_channels, kh, kw, c).transpose(0, 3, 1, 2)
+            dx = self._input_grad_channels_last(g_img, (n, c, h, w), oh, ow)
+        else:
+            dx = self._input_grad_channels_first(g_img, (n, c, h, w), oh, ow)
+        self.weight.grad += dw.reshape(self.weight.shape).astype(self.weight.dtype, copy=False)
+        return dx
+
+    def _input_grad_channels_first(self, g_img, shape, oh, ow):
+        n, c, h, w = shape
+        dt = g_img.dtype
+        (kh, kw), (ph, pw) = self.kernel_size, self.padding
+        w_rows = self.weight.data.astype(dt, copy=False).reshape(self.out_channels, -1)
+        # dL/dcols = W^T g per image, then col2im scatters every column back onto its window
+        dcols = self._work.get("dcols", (n, c * kh * kw, oh * ow), dt)
+        np.matmul(w_rows.T, g_img, out=dcols)
+        dxp = self._work.get("dx_padded", (n, c, h + 2 * ph, w + 2 * pw), dt)
+        dxp.fill(0)
+        _col2im_channels_first(dcols.reshape(n, c, kh, kw, oh, ow), dxp, self.stride)
+        return dxp[:, :, ph:ph + h, pw:pw + w].copy()
+
+    def _input_grad_channels_last(self, g_img, shape, oh, ow):
+        n, c, h, w = shape
+        dt = g_img.dtype
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        w_taps = self._weight_matrix(dt, channels_last=True)[:c * kh * kw].reshape(kh, kw, c, -1)
+        g_pixels = g_img.transpose(0, 2, 1)                               # per image: (pixels, O), a view
+        dxp = self._work.get("dx_padded_nhwc", (n, h + 2 * ph, w + 2 * pw, c), dt)
+        dxp.fill(0)
+        # dL/dcols = g W, one kernel row i at a time (the columns (i, :, :) of cols), so that each
+        # block is still in the CPU cache when col2im scatters it back onto the padded input.
+        if sw == 1:
+            # Tap by tap: block (n, j, pixel, c) = g W_ij; tap (i, j) adds it onto the input window
+            # shifted by (i, j), whose rows of out_w * C numbers are contiguous in both arrays.
+            d_taps = self._work.get("dcols_taps", (n, kw, oh * ow, c), dt)
+            for i in range(kh):
+                np.matmul(g_pixels[:, None], w_taps[i].transpose(0, 2, 1), out=d_taps)
+                for j in range(kw):
+                    dxp[:, i:i + sh * (oh - 1) + 1:sh, j:j + ow] += d_taps[:, j].reshape(n, oh, ow, c)
+        else:
+            # Strided: a tap's slice would move runs of only C numbers; move whole window rows instead.
+            d_rows = self._work.get("dcols_row", (n, oh * ow, kw * c), dt)
+            for i in range(kh):
+                np.matmul(g_pixels, w_taps[i].reshape(kw * c, -1).T, out=d_rows)
+                _col2im_row_channels_last(d_rows.reshape(n, oh, ow, kw, c), dxp, i, self.stride)
+        # A fresh copy of the interior, returned as (N, C, H, W) in channels_last memory order.
+        return dxp[:, ph:ph + h, pw:pw + w, :].copy().transpose(0, 3, 1, 2)
+
+    def extra_repr(self) -> str:
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}, padding={self.padding}")
+        return s + ("" if self.bias is not None else ", bias=False")
+
+
+def _col2im_channels_first(dcols: np.ndarray, dxp: np.ndarray, stride) -> None:
+    """Add ``dcols[n, c, i, j, oh, ow]`` into ``dxp[n, c, sh*oh + i, sw*ow + j]`` (the adjoint of im2col).
+
+    One strided slice-add per kernel tap ``(i, j)``: within one tap the output pixels land on
+    distinct input pixels, so a single vectorised ``+=`` is safe; different taps overlap and are
+    added one after another.
+    """
+    _, _, kh, kw, oh, ow = dcols.shape
+    sh, sw = stride
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += dcols[:, :, i, j]
+
+
+def _col2im_row_channels_last(dcols_i: np.ndarray, dxp: np.ndarray, i: int, stride) -> None:
+    """Add kernel row ``i``'s ``dcols_i[n, oh, ow, j, c]`` into ``dxp[n, sh*oh + i, sw*ow + j, c]``.
+
+    The ``kw * C`` numbers of one window row are contiguous in both arrays, so they are added as
+    one block.  Windows of neighbouring outputs overlap, so one ``+=`` over all of them would lose
+    updates; but windows ``m = ceil(kw / sw)`` outputs apart do not overlap.  So: ``m`` vectorised
+    adds, one per residue ``ow mod m``.
+    """
+    _, oh, ow, kw, _ = dcols_i.shape
+    sh, sw = stride
+    m = -(-kw // sw)
+    # starts[n, hp, q, j, c] = dxp[n, hp, q + j, c]: a writeable view of every width-kw window
+    starts = sliding_window_view(dxp, kw, axis=2, writeable=True).transpose(0, 1, 2, 4, 3)
+    rows = starts[:, i:i + sh * (oh - 1) + 1:sh]                      # the input rows kernel row i touches
+    for r in range(min(m, ow)):
+        count = len(range(r, ow, m))
+        rows[:, :, sw * r::sw * m][:, :, :count] += dcols_i[:, :, r::m]

@@ -1,0 +1,236 @@
+"""Conv2d: gradients by central differences, agreement with torch.nn.Conv2d, dtypes, errors."""
+import numpy as np
+import pytest
+
+from nnkit.gradcheck import assert_gradients_close, check_module_gradients
+from nnkit.nn import Conv2d
+
+# (N, C, H, W), out_channels, kernel_size, stride, padding -- non-square kernels and strides,
+# paddings, batch size 1, a 1x1 kernel, a kernel as large as the padded input.
+CONFIGS = [
+    ((2, 3, 9, 11), 4, (3, 2), (2, 1), (1, 0)),
+    ((1, 1, 7, 7), 2, 5, 1, 2),
+    ((3, 8, 6, 10), 5, 3, 1, 1),
+    ((2, 16, 9, 9), 3, (1, 3), 2, (0, 1)),
+    ((2, 4, 6, 6), 6, 8, 1, 1),
+    ((2, 5, 5, 7), 3, 1, 1, 0),
+    ((2, 2, 10, 8), 3, (4, 3), (3, 2), 2),
+]
+LAYOUTS = ["auto", "channels_last", "channels_first"]
+
+
+def make_conv(x_shape, out_channels, kernel_size, stride, padding, layout="auto", **kwargs):
+    conv = Conv2d(x_shape[1], out_channels, kernel_size, stride, padding, **kwargs)
+    if layout != "auto":   # force one of the two im2col memory orders (the results must not change)
+        conv._channels_last = lambda out_w, last=(layout == "channels_last"): last
+    return conv
+
+
+def torch_twin(torch, conv, dtype):
+    """A torch.nn.Conv2d holding exactly nnkit's weights."""
+    t = torch.nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                        bias=conv.bias is not None, dtype=torch.float64 if dtype == np.float64 else torch.float32)
+    with torch.no_grad():
+        t.weight.copy_(torch.from_numpy(conv.weight.data))
+        if conv.bias is not None:
+            t.bias.copy_(torch.from_numpy(conv.bias.data))
+    return t
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("x_shape, out_channels, kernel_size, stride, padding", CONFIGS[:4] + CONFIGS[6:])
+def test_gradients_match_central_differences(x_shape, out_channels, kernel_size, stride, padding, layout, rng):
+    small = (min(x_shape[0], 2), min(x_shape[1], 4)) + x_shape[2:]
+    conv = make_conv((small[0], small[1]) + small[2:], out_channels, kernel_size, stride, padding, layout,
+                     dtype=np.float64, seed=0)
+    x = rng.standard_normal(small)
+    errors = check_module_gradients(conv, x)
+    assert set(errors) == {"input", "weight", "bias"}
+    assert_gradients_close(errors, tol=1e-7)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("x_shape, out_channels, kernel_size, stride, padding", CONFIGS)
+def test_matches_torch(x_shape, out_channels, kernel_size, stride, padding, layout, torch, dtype, tol, rng):
+    conv = make_conv(x_shape, out_channels, kernel_size, stride, padding, layout, dtype=dtype, seed=1)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    y = conv(x)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    dx = conv.backward(g)
+
+    t = torch_twin(torch, conv, dtype)
+    xt = torch.from_numpy(x).requires_grad_()
+    yt = t(xt)
+    yt.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(y, yt.detach().numpy(), **tol)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol)
+    np.testing.assert_allclose(conv.weight.grad, t.weight.grad.numpy(), **tol)
+    np.testing.assert_allclose(conv.bias.grad, t.bias.grad.numpy(), **tol)
+
+
+@pytest.mark.torch
+def test_without_bias_matches_torch(torch, dtype, tol, rng):
+    conv = Conv2d(3, 4, 3, padding=1, bias=False, dtype=dtype, seed=2)
+    assert conv.bias is None and [n for n, _ in conv.named_parameters()] == ["weight"]
+    x = rng.standard_normal((2, 3, 5, 5)).astype(dtype)
+    y = conv(x)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    dx = conv.backward(g)
+    t = torch_twin(torch, conv, dtype)
+    xt = torch.from_numpy(x).requires_grad_()
+    t(xt).backward(torch.from_numpy(g))
+    np.testing.assert_allclose(y, t(xt).detach().numpy(), **tol)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol)
+    np.testing.assert_allclose(conv.weight.grad, t.weight.grad.numpy(), **tol)
+
+
+def test_the_two_memory_orders_agree(rng):
+    x = rng.standard_normal((3, 6, 8, 9))
+    g = None
+    results = []
+    for layout in ("channels_last", "channels_first"):
+        conv = make_conv(x.shape, 4, (3, 2), (1, 2), 1, layout, dtype=np.float64, seed=3)
+        y = conv(x)
+        g = rng.standard_normal(y.shape) if g is None else g
+        results.append((y, conv.backward(g), conv.weight.grad.copy(), conv.bias.grad.copy()))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_output_shape_follows_the_formula():
+    # floor((H + 2p - k) / s) + 1 per axis
+    conv = Conv2d(1, 2, kernel_size=(3, 5), stride=(2, 3), padding=(1, 2))
+    assert conv(np.zeros((4, 1, 28, 28), np.float32)).shape == (4, 2, 14, 10)
+
+
+def test_float32_stays_float32_in_output_and_gradients(rng):
+    conv = Conv2d(3, 4, 3, padding=1)
+    assert conv.weight.dtype == np.float32 and conv.bias.dtype == np.float32
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    y = conv(x)
+    dx = conv.backward(np.ones_like(y))
+    assert y.dtype == dx.dtype == conv.weight.grad.dtype == conv.bias.grad.dtype == np.float32
+
+
+def test_computation_follows_the_input_dtype_and_parameters_keep_theirs(rng):
+    conv = Conv2d(2, 3, 3, dtype=np.float64, seed=0)
+    x32 = rng.standard_normal((2, 2, 5, 5)).astype(np.float32)
+    y = conv(x32)
+    assert y.dtype == np.float32
+    dx = conv.backward(np.ones_like(y))
+    assert dx.dtype == np.float32 and conv.weight.grad.dtype == np.float64
+    # integer images become floats
+    assert conv(np.ones((1, 2, 4, 4), dtype=np.uint8)).dtype.kind == "f"
+
+
+def test_caller_arrays_are_not_modified_and_outputs_are_fresh(rng):
+    conv = Conv2d(3, 4, 3, padding=1, dtype=np.float64, seed=0)
+    x1 = rng.standard_normal((2, 3, 6, 6))
+    x2 = rng.standard_normal((2, 3, 6, 6))
+    x1_copy = x1.copy()
+    y1 = conv(x1)
+    y1_copy = y1.copy()
+    g = rng.standard_normal(y1.shape)
+    g_copy = g.copy()
+    dx1 = conv.backward(g)
+    dx1_copy = dx1.copy()
+    y2 = conv(x2)             # the layer reuses scratch memory: earlier results must not change
+    conv.backward(g)
+    np.testing.assert_array_equal(x1, x1_copy)
+    np.testing.assert_array_equal(g, g_copy)
+    np.testing.assert_array_equal(y1, y1_copy)
+    np.testing.assert_array_equal(dx1, dx1_copy)
+    assert not np.array_equal(y1, y2)
+
+
+def test_parameter_gradients_accumulate_until_zero_grad(rng):
+    conv = Conv2d(2, 3, 3, dtype=np.float64, seed=0)
+    x = rng.standard_normal((2, 2, 5, 5))
+    g = rng.standard_normal(conv(x).shape)
+    conv.backward(g)
+    once = conv.weight.grad.copy()
+    conv(x)
+    conv.backward(g)
+    np.testing.assert_allclose(conv.weight.grad, 2 * once)
+    conv.zero_grad()
+    assert not conv.weight.grad.any()
+
+
+def test_default_initialisation_is_pytorchs_fan_in_uniform():
+    conv = Conv2d(4, 8, (3, 5), seed=0)
+    bound = 1 / np.sqrt(4 * 3 * 5)
+    assert np.abs(conv.weight.data).max() <= bound and np.abs(conv.bias.data).max() <= bound
+    assert np.abs(conv.weight.data).max() > 0.9 * bound          # spread over the whole interval
+    np.testing.assert_array_equal(conv.weight.data, Conv2d(4, 8, (3, 5), seed=0).weight.data)
+    assert not np.array_equal(conv.weight.data, Conv2d(4, 8, (3, 5), seed=1).weight.data)
+
+
+def test_wrong_number_of_channels_says_what_was_expected():
+    conv = Conv2d(3, 8, 3)
+    with pytest.raises(ValueError, match=r"Conv2d expects input of shape \(N, C, H, W\) with C=3, got \(8, 1, 28, 28\)"):
+        conv(np.zeros((8, 1, 28, 28), np.float32))
+
+
+@pytest.mark.parametrize("shape", [(3, 28, 28), (1, 1, 3, 28, 28), (28,)])
+def test_wrong_number_of_dimensions(shape):
+    with pytest.raises(ValueError, match=r"Conv2d expects input of shape \(N, C, H, W\)"):
+        Conv2d(3, 8, 3)(np.zeros(shape, np.float32))
+
+
+def test_kernel_larger_than_padded_input():
+    with pytest.raises(ValueError, match=r"kernel_size \(5, 5\) is larger than the padded input 4x6"):
+        Conv2d(1, 1, 5, padding=(1, 0))(np.zeros((1, 1, 2, 6), np.float32))
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(kernel_size=0), ValueError, "kernel_size must be a positive integer"),
+    (dict(kernel_size=2.5), TypeError, "kernel_size must be an int"),
+    (dict(kernel_size=(3, 3, 3)), ValueError, "kernel_size must be an int or a pair"),
+    (dict(kernel_size=3, stride=0), ValueError, "stride must be a positive integer"),
+    (dict(kernel_size=3, padding=-1), ValueError, "padding must be a non-negative integer"),
+])
+def test_bad_constructor_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Conv2d(3, 4, **kwargs)
+
+
+def test_backward_checks():
+    conv = Conv2d(1, 2, 3)
+    with pytest.raises(RuntimeError, match="before forward"):
+        conv.backward(np.zeros((1, 2, 2, 2), np.float32))
+    conv(np.zeros((1, 1, 4, 4), np.float32))
+    with pytest.raises(ValueError, match=r"grad_output of shape \(1, 2, 2, 2\)"):
+        conv.backward(np.zeros((1, 2, 3, 3), np.float32))
+    with pytest.raises(TypeError, match="Conv2d input must be a numpy array"):
+        conv("not an image")
+
+
+@pytest.mark.torch
+def test_a_small_cnn_matches_torch_end_to_end(torch, rng):
+    """Conv -> ReLU -> MaxPool -> Conv -> ReLU -> Flatten -> Linear, forward and backward, in float64:
+    both memory orders of Conv2d flow through the other layers (channels_last outputs included)."""
+    from nnkit.nn import Flatten, Linear, MaxPool2d, ReLU, Sequential
+    net = Sequential(Conv2d(1, 4, 3, padding=1, dtype=np.float64, seed=0), ReLU(), MaxPool2d(2),
+                     Conv2d(4, 6, 3, stride=2, padding=1, dtype=np.float64, seed=1), ReLU(), Flatten(),
+                     Linear(6 * 2 * 2, 3, dtype=np.float64, seed=2))
+    t = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                            torch.nn.Conv2d(4, 6, 3, stride=2, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                            torch.nn.Linear(24, 3)).double()
+    with torch.no_grad():
+        for ours, theirs in zip([net[0], net[3], net[6]], [t[0], t[3], t[6]]):
+            theirs.weight.copy_(torch.from_numpy(ours.weight.data))
+            theirs.bias.copy_(torch.from_numpy(ours.bias.data))
+    x = rng.standard_normal((5, 1, 8, 8))
+    y = net(x)
+    g = rng.standard_normal(y.shape)
+    dx = net.backward(g)
+    xt = torch.from_numpy(x).requires_grad_()
+    yt = t(xt)
+    yt.backward(torch.from_numpy(g))
+    tol = dict(rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(y, yt.detach().numpy(), **tol)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **tol)
+    for ours, theirs in zip([net[0], net[3], net[6]], [t[0], t[3], t[6]]):
+        np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), **tol)
+        np.testing.assert_allclose(ours.bias.grad, theirs.bias.grad.numpy(), **tol)
