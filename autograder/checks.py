@@ -24,7 +24,11 @@ It runs in one of two modes:
 trace mode, so hidden tests use inputs the student has never seen.
 
 Rules for test authors: a test cell is self-contained (it imports what it uses); trusted code
-may not compute with a student's value (a ``Handle``) -- pass it to an ``expect_*`` function.
+may not compute with a student's value (a ``Handle``) -- pass it to an ``expect_*`` function.  In
+the student's kernel a test cell shares the notebook's namespace, so never bind a name the student
+defines (``import nnkit.obd as obd``, not ``from nnkit.obd import saliency``; prefix test helpers
+with ``_``).  Statistical checks on random answers need bounds a correct answer can't miss (use a
+Chernoff/Hoeffding bound with a failure probability below 1e-9, not a few sigmas).
 """
 from __future__ import annotations
 
@@ -190,17 +194,35 @@ def _user_namespace() -> dict:
     return vars(__main__)
 
 
-def _uses_forbidden_module(obj) -> str | None:
-    module = getattr(obj, "__module__", None) or ""
-    if module.split(".")[0] in FORBIDDEN_MODULES:
-        return module
-    try:
-        source = inspect.getsource(obj)
-    except (TypeError, OSError):
-        return None
-    for name in FORBIDDEN_MODULES:
-        if name in source:
+def _from_forbidden(value) -> str | None:
+    for attr in ("__module__", "__name__"):
+        name = getattr(value, attr, None)
+        if isinstance(name, str) and name.split(".")[0] in FORBIDDEN_MODULES:
             return name
+    return None
+
+
+def _code_names(code) -> set:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _code_names(const)
+    return names
+
+
+def _uses_forbidden_module(obj) -> str | None:
+    """The nnkit module a student's answer relies on: it is one, or its code reaches one through globals."""
+    found = _from_forbidden(obj)
+    if found:
+        return found
+    functions = [obj] if inspect.isfunction(obj) else []
+    if inspect.isclass(obj):
+        functions = [f for f in vars(obj).values() if inspect.isfunction(f)]
+    for fn in functions:
+        for name in _code_names(fn.__code__):
+            found = _from_forbidden(fn.__globals__.get(name))
+            if found:
+                return found
     return None
 
 

@@ -43,7 +43,25 @@ def flags_for(source: str) -> list[str]:
 
 
 def uses_nnkit(source: str) -> bool:
-    return re.search(r"\bnnkit\b", source) is not None
+    """True if the code imports or names nnkit; comments and strings that mention it don't count."""
+    try:
+        tree = ast.parse(_without_magics(source))
+    except SyntaxError:
+        return re.search(r"^\s*(import|from)\s+nnkit\b", source, re.M) is not None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "nnkit" for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "nnkit":
+            return True
+        if isinstance(node, ast.Name) and node.id == "nnkit":
+            return True
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and re.fullmatch(r"nnkit(\.\w+)*", node.value):
+            return True  # importlib.import_module("nnkit...")
+    return False
+
+
+def _without_magics(source: str) -> str:
+    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
 
 
 def definitions(source: str) -> set[str]:
@@ -51,10 +69,8 @@ def definitions(source: str) -> set[str]:
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        # IPython magics aren't Python; drop magic lines and try once more
-        cleaned = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
-        try:
-            tree = ast.parse(cleaned)
+        try:  # IPython magics aren't Python; drop magic lines and try once more
+            tree = ast.parse(_without_magics(source))
         except SyntaxError:
             return set()
     names = set()

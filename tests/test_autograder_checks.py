@@ -114,3 +114,20 @@ def test_expect_that_and_expect_equal_in_eager_mode(user_ns):
     user_ns["labels"] = lambda: np.array([0, 1])
     with pytest.raises(AssertionError, match=r"first at index \(1,\): got 1, expected 0"):
         expect_equal(student.labels(), np.array([0, 0]), "labels")
+
+
+def test_mentioning_nnkit_in_a_comment_is_not_using_it():
+    from autograder.staticcheck import uses_nnkit
+    assert not uses_nnkit("# same formula as nnkit.functional.sigmoid\ndef f(z):\n    return z")
+    assert uses_nnkit("import nnkit.functional as F\ndef f(z):\n    return F.sigmoid(z)")
+    assert uses_nnkit("from nnkit.obd import saliency")
+
+
+def test_eager_mode_sees_nnkit_reached_through_a_global(user_ns):
+    import nnkit.functional as F
+
+    def sigmoid(z):
+        return F.sigmoid(z)
+    user_ns["sigmoid"] = sigmoid
+    with pytest.raises(AssertionError, match="uses nnkit"):
+        student.sigmoid
