@@ -219,11 +219,21 @@ def _uses_forbidden_module(obj) -> str | None:
     if inspect.isclass(obj):
         functions = [f for f in vars(obj).values() if inspect.isfunction(f)]
     for fn in functions:
-        for name in _code_names(fn.__code__):
-            found = _from_forbidden(fn.__globals__.get(name))
+        reachable = [fn.__globals__.get(name) for name in _code_names(fn.__code__)]
+        reachable += [cell.cell_contents for cell in (fn.__closure__ or ()) if _cell_filled(cell)]
+        for value in reachable:
+            found = _from_forbidden(value)
             if found:
                 return found
     return None
+
+
+def _cell_filled(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
 
 
 class _Student:
