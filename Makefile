@@ -23,7 +23,7 @@ system-deps:
 # The demo still runs without bubblewrap (it then grades unsandboxed and skips the attacks).
 demo: $(STAMP)
 	-@bash scripts/install-system-deps.sh
-	$(PY) scripts/demo.py --out demo-output
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) scripts/demo.py --out demo-output
 
 # Unit, red-team and assignment tests, then every lecture notebook executed by nbval (lax mode).
 # One BLAS thread: the tests' matrices are small, and parallel BLAS on a busy machine only adds contention.
