@@ -26,17 +26,15 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-6) -
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
         raise TypeError("numerical_gradient needs a floating ndarray x to perturb")
     grad = np.zeros(x.shape, dtype=np.float64)
-    flat = x.reshape(-1)  # a view: x is contiguous in every use; checked below
-    if not np.shares_memory(flat, x):
-        raise ValueError("numerical_gradient needs a contiguous array")
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
+    # probe entry by entry through an index, so any memory layout (C, Fortran, a view) works
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        x[idx] = old + h
         f_plus = float(f())
-        flat[i] = old - h
+        x[idx] = old - h
         f_minus = float(f())
-        flat[i] = old
-        grad.reshape(-1)[i] = (f_plus - f_minus) / (2 * h)
+        x[idx] = old
+        grad[idx] = (f_plus - f_minus) / (2 * h)
     return grad
 
 
