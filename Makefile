@@ -45,8 +45,10 @@ bench: $(STAMP)
 	$(PY) bench/train_digits.py --out bench/output
 	$(PY) bench/bench_grader.py
 
+# One BLAS thread in notebooks: their small matrix products get no faster with two, and much slower
+# when another program is busy on the second core (bench/README.md).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(VENV)/bin/jupyter lab
 
 clean:
 	rm -rf demo-output build .pytest_cache

@@ -351,9 +351,16 @@ def judge_equal(value, expected) -> tuple[bool, str]:
         return True, "equal"
     if isinstance(value, Raised):
         return False, f"expected {expected!r}, got {_describe(value)}"
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        value = value.item()  # a numpy scalar counts as the Python number it holds
+    if isinstance(expected, np.generic):
+        expected = expected.item()
     if type(value) in (bool, int, float, str, type(None)) and value == expected and type(value) is type(expected):
         return True, "equal"
-    if isinstance(value, (int, float)) and isinstance(expected, (int, float)) and not isinstance(value, bool) and value == expected:
+    if type(value) is float and type(expected) is int and value == expected:
+        return False, f"expected the integer {expected!r}, got {value!r} (a float)"
+    if isinstance(value, (int, float)) and isinstance(expected, (int, float)) and not isinstance(value, bool) \
+            and not isinstance(expected, bool) and value == expected:
         return True, "equal"
     return False, f"expected {expected!r}, got {value!r}" if not isinstance(value, np.ndarray) else f"expected {expected!r}, got {_describe(value)}"
 
@@ -397,7 +404,10 @@ def _expect(kind: str, actual, params: dict, what: str):
         else:  # a value the trusted code computed itself: judged as it stands
             trace.expectations.append(Expectation(kind, None, params, what, concrete=actual))
         return
-    ok, detail = JUDGES[kind](actual, params)
+    try:
+        ok, detail = JUDGES[kind](actual, params)
+    except Exception as exc:  # a check choking on a strange value: still a readable failure
+        ok, detail = False, f"the value could not be checked ({type(exc).__name__}: {exc}); got {_describe(actual)}"
     if not ok:
         raise AssertionError(f"{what}: {detail}")
 

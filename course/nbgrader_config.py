@@ -11,6 +11,8 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.source_directory = "../solutions"
 c.CourseDirectory.release_directory = "../assignments"
 c.CourseDirectory.course_id = "nnkit-course"
+# autograder.json holds the grader's limits for an assignment: not something to hand to students
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "autograder.json"]
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Timeouts for plain `nbgrader autograde` (the sandboxed grader has its own limits).

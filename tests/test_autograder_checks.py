@@ -131,3 +131,16 @@ def test_eager_mode_sees_nnkit_reached_through_a_global(user_ns):
     user_ns["sigmoid"] = sigmoid
     with pytest.raises(AssertionError, match="uses nnkit"):
         student.sigmoid
+
+
+def test_judge_equal_treats_numpy_scalars_as_numbers_but_keeps_int_and_float_apart():
+    assert checks.judge_equal(np.int64(6), 6)[0]
+    ok, detail = checks.judge_equal(6.0, 6)
+    assert not ok and "a float" in detail
+    assert not checks.judge_equal(True, 1)[0]
+
+
+def test_a_predicate_that_crashes_is_still_a_readable_failure(user_ns):
+    user_ns["f"] = lambda: None
+    with pytest.raises(AssertionError, match="could not be checked"):
+        expect_that(student.f(), lambda v: v[0] > 0, "f()")
