@@ -85,9 +85,10 @@ def bwrap_command(scratch: Path, python: str) -> list[str]:
     for f in ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf"):
         if os.path.exists(f):
             cmd += ["--ro-bind", f, f]
+    # /tmp first: the Python mounts may live under /tmp (a venv in a temporary clone) and must stay visible
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     cmd += _python_mounts()
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-            "--bind", str(scratch), "/sandbox", "--chdir", "/sandbox",
+    cmd += ["--bind", str(scratch), "/sandbox", "--chdir", "/sandbox",
             "--unshare-user", "--uid", "65534", "--gid", "65534", "--hostname", "sandbox"]
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/mpl",
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
