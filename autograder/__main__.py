@@ -49,7 +49,10 @@ def grade(assignment_name: str, submissions: Path, out: Path, workers: int, cour
             except Exception as exc:  # the grader's own failure: still give the student a row
                 crashed.append((sid, exc))
                 r = SubmissionResult(student_id=sid, assignment=assignment_name, max_score=assignment.max_score,
-                                     status="grader error", reasons=[f"grader error: {type(exc).__name__}: {exc}"])
+                                     status="grader error",
+                                     reasons=["the grader could not grade this submission (a problem on the grader's "
+                                              "side, not in your work); it will be regraded"],
+                                     diagnostics=[f"{type(exc).__name__}: {exc}"])
                 results.append(r)
             bar.update(1)
         bar.close()

@@ -53,6 +53,7 @@ class SubmissionResult:
     flags: list = field(default_factory=list)      # for a human reviewer
     reasons: list = field(default_factory=list)    # what went wrong, shown to the student too
     cell_errors: list = field(default_factory=list)
+    diagnostics: list = field(default_factory=list)  # for the instructor only (report.json), never feedback
     seconds: float = 0.0
     status: str = "graded"                          # "graded" or "failed" (no notebook could run)
 
@@ -166,9 +167,12 @@ def run_with_retries(cells, traces, limits, sandboxed, workdir_files) -> tuple[d
             elif culprit and culprit["event"] == "test_start":
                 skip_tests[culprit["id"]] = why
                 notes.append(f"your code, called by test '{culprit['id']}', {why}")
+            elif not any(e.get("event") == "start" for e in events):
+                # the harness never started: no student code has run, so this is the grader's failure
+                tail = run.log_tail.strip().splitlines()[-1:] or ["no output"]
+                raise GraderError(f"the sandbox did not start ({why}): {tail[0]}")
             else:
-                notes.append(f"the notebook could not be run: the process {why}" +
-                             (f" ({run.log_tail.strip().splitlines()[-1]})" if run.log_tail.strip() else ""))
+                notes.append(f"the notebook could not be run: the process {why}")
                 return None, skip_cells, skip_tests, notes
     notes.append("gave up after repeated failures")
     return None, skip_cells, skip_tests, notes

@@ -137,3 +137,25 @@ def test_plain_nbgrader_autograde_still_works_on_the_course(tmp_path):
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         sub = gb.find_submission("a1_neuron", "solution")
         assert sub.score == pytest.approx(27)
+
+
+def test_a_sandbox_that_cannot_start_is_the_graders_failure_not_the_students(monkeypatch, tmp_path, capsys):
+    from autograder import grading
+    monkeypatch.setattr(grading.sandbox, "run",
+                        lambda scratch, limits, sandboxed=True, python=None:
+                        sandbox.RunResult(1, None, 0.0, "bwrap: execvp /opt/python: No such file or directory"))
+    samples = [s for s in build_samples(ROOT / "solutions/a1_neuron/a1_neuron.ipynb",
+                                        ROOT / "assignments/a1_neuron/a1_neuron.ipynb") if s.name == "solution"]
+    write_samples(samples, tmp_path / "subs", "a1_neuron")
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(ROOT / "course/nbgrader_config.py", course)
+    (tmp_path / "solutions").symlink_to(ROOT / "solutions")
+    code = main(["--course", str(course), "grade", "a1_neuron", "--submissions", str(tmp_path / "subs"),
+                 "--out", str(tmp_path / "out"), "--quiet"])
+    assert code == 1
+    assert "the sandbox did not start" in capsys.readouterr().err
+    row = (tmp_path / "out/grades.csv").read_text().splitlines()[1]
+    assert row.startswith("solution,a1_neuron,0,27") and "grader error" in row
+    feedback = (tmp_path / "out/feedback/solution/a1_neuron/a1_neuron.html").read_text()
+    assert "/opt/python" not in feedback
