@@ -1,6 +1,6 @@
 r"""Optimal Brain Damage: diagonal second derivatives, saliencies, pruning and retraining.
 
-Lecture 6 (deck 001, «Удаление связей (Optimal brain damage)») after LeCun, Denker & Solla,
+Lecture 5 (deck 001, «Удаление связей (Optimal brain damage)») after LeCun, Denker & Solla,
 "Optimal Brain Damage", NIPS 2 (1990).
 
 The idea
