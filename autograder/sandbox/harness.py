@@ -188,9 +188,15 @@ def run_test(test, ns, np, seconds):
                 raise
             except BaseException as exc:  # noqa: BLE001 - the student's exception becomes data
                 values[step["id"]] = StepFailed(short_error(exc))
-        for sid in sorted(wanted):
-            v = values.get(sid)
-            outputs[str(sid)] = v.record if isinstance(v, StepFailed) else encode(v)
+            if step["id"] in wanted:
+                # snapshot now, as the test author saw it: a later call may modify this array in place
+                v = values[step["id"]]
+                try:
+                    outputs[str(step["id"])] = v.record if isinstance(v, StepFailed) else encode(v)
+                except LimitExceeded:
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - a value whose conversion fails is the student's
+                    outputs[str(step["id"])] = short_error(exc)
         status = "ok"
     except LimitExceeded:
         status = "timeout"
