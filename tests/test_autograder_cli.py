@@ -159,3 +159,21 @@ def test_a_sandbox_that_cannot_start_is_the_graders_failure_not_the_students(mon
     assert row.startswith("solution,a1_neuron,0,27") and "grader error" in row
     feedback = (tmp_path / "out/feedback/solution/a1_neuron/a1_neuron.html").read_text()
     assert "/opt/python" not in feedback
+
+
+def test_the_sandbox_returns_each_value_as_it_was_when_produced():
+    """A student's function that later modifies an array it returned must not change an earlier result."""
+    import numpy as np
+    from autograder import checks, grading
+    from autograder.notebook import Cell
+    source = ("import numpy as np\nbuf = np.zeros(3)\n"
+              "def step(k):\n    buf[:] = k\n    return buf")
+    test_cell = Cell(1, "code", "", "t", "test", 1)
+    with checks.tracing(seed=0) as trace:
+        first = checks.student.step(1.0)
+        checks.student.step(2.0)
+        checks.expect_close(first, np.ones(3), "the first call")
+    data, _, _, notes = grading.run_with_retries([Cell(0, "code", source, "a", "answer")], [(test_cell, trace)],
+                                                 sandbox.Limits(), True, ())
+    assert notes == []
+    assert grading.judge(trace, data["tests"]["t"]["outputs"]) == (True, "all 1 checks passed")
