@@ -325,7 +325,8 @@ def judge_close(value, expected, *, rtol=1e-5, atol=1e-8, check_dtype=False) -> 
     nonfinite = ~np.isfinite(a) & np.isfinite(e)
     if nonfinite.any():
         idx = tuple(int(i) for i in np.argwhere(nonfinite)[0])
-        return False, f"got {a[idx]} at index {idx} where {e[idx]:.6g} was expected (overflow?)"
+        cause = "overflow?" if np.isinf(a[idx]) else "0/0, inf - inf or log of a negative?"
+        return False, f"got {a[idx]} at index {idx} where {e[idx]:.6g} was expected ({cause})"
     with np.errstate(invalid="ignore"):
         err = np.abs(a - e)
         bad = ~(err <= atol + rtol * np.abs(e)) & ~((a == e) | (np.isnan(a) & np.isnan(e)))

@@ -43,6 +43,7 @@ def test_eager_mode_refuses_answers_that_use_nnkit(user_ns):
     (None, "got None"),
     (np.zeros(3), "expected shape (4,), got shape (3,)"),
     (np.full(4, np.inf), "overflow"),
+    (np.full(4, np.nan), "0/0"),
     (Raised("ValueError", "bad"), "ValueError: bad"),
     ("text", "got a str"),
 ])
