@@ -33,12 +33,9 @@ test: $(STAMP) system-deps
 release: $(STAMP)
 	$(PY) -m autograder release
 
-# Execute every lecture and render HTML a student can open without Jupyter.
+# Execute every lecture and render HTML a student can open without Jupyter (offline: MathJax is copied along).
 lectures: $(STAMP)
-	mkdir -p build/lectures
-	$(VENV)/bin/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=300 \
-		--output-dir build/lectures lectures/*.ipynb
-	@echo "open build/lectures/*.html"
+	$(PY) scripts/render_lectures.py --out build/lectures
 
 bench: $(STAMP)
 	$(PY) bench/bench_speed.py
