@@ -99,14 +99,16 @@ def cmd_grade(args) -> int:
     secret = args.seed if args.seed is not None else secrets.randbits(63)
     try:
         results, crashed, elapsed = grade(args.assignment, submissions, Path(args.out), args.workers, course,
-                                          sandboxed, secret, progress=not args.quiet)
+                                          sandboxed, secret, progress=not args.quiet,
+                                          record_gradebook=not args.no_gradebook)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if not args.quiet:
         print_table(results)
         print(f"graded {len(results)} submissions in {elapsed:.1f} s with {args.workers} workers; "
-              f"wrote {args.out}/grades.csv, report.json, feedback/")
+              f"wrote {args.out}/grades.csv, report.json, feedback/"
+              + ("" if args.no_gradebook else f" and the gradebook in {course}"))
     for sid, exc in crashed:
         print(f"grader error on {sid}: {type(exc).__name__}: {exc}", file=sys.stderr)
     return 1 if crashed else 0
@@ -146,6 +148,8 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N")
     p.add_argument("--seed", type=int, help="grading seed (default: a fresh secret; it is recorded in report.json)")
     p.add_argument("--unsafe-no-sandbox", action="store_true", help="run student code without bubblewrap")
+    p.add_argument("--no-gradebook", action="store_true",
+                   help="a trial run: write OUT only, leave course/gradebook.db and course/autograded/ untouched")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_grade)
 

@@ -77,6 +77,22 @@ def test_grade_cli_end_to_end_with_exit_status_zero(tmp_path):
     assert "a1_neuron" in (course / "grades.csv").read_text()
 
 
+def test_grade_no_gradebook_is_a_trial_run_that_leaves_the_course_alone(tmp_path):
+    samples = [s for s in build_samples(ROOT / "solutions/a1_neuron/a1_neuron.ipynb",
+                                        ROOT / "assignments/a1_neuron/a1_neuron.ipynb") if s.name == "solution"]
+    write_samples(samples, tmp_path / "subs", "a1_neuron")
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(ROOT / "course/nbgrader_config.py", course)
+    (tmp_path / "solutions").symlink_to(ROOT / "solutions")
+    proc = subprocess.run([sys.executable, "-m", "autograder", "--course", str(course), "grade", "a1_neuron",
+                           "--submissions", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--no-gradebook",
+                           "--quiet"], capture_output=True, text=True, env=nbgrader_env(), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "solution,a1_neuron,27,27" in (tmp_path / "out/grades.csv").read_text()
+    assert sorted(p.name for p in course.iterdir()) == ["nbgrader_config.py"]
+
+
 def _zip(path: Path, members: dict) -> Path:
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in members.items():
