@@ -53,18 +53,24 @@ def test_grade_refuses_to_run_without_bubblewrap(monkeypatch, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_grade_cli_end_to_end_with_exit_status_zero(tmp_path):
+def run_grade_cli(tmp_path, sample_names, *options):
+    """Grade a1_neuron samples through the CLI, in a course folder of their own under tmp_path."""
     samples = [s for s in build_samples(ROOT / "solutions/a1_neuron/a1_neuron.ipynb",
                                         ROOT / "assignments/a1_neuron/a1_neuron.ipynb")
-               if s.name in ("solution", "blank")]
+               if s.name in sample_names]
     write_samples(samples, tmp_path / "subs", "a1_neuron")
     course = tmp_path / "course"
     course.mkdir()
     shutil.copy(ROOT / "course/nbgrader_config.py", course)
     (tmp_path / "solutions").symlink_to(ROOT / "solutions")
     proc = subprocess.run([sys.executable, "-m", "autograder", "--course", str(course), "grade", "a1_neuron",
-                           "--submissions", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--workers", "2"],
+                           "--submissions", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), *options],
                           capture_output=True, text=True, env=nbgrader_env(), cwd=tmp_path)
+    return proc, course
+
+
+def test_grade_cli_end_to_end_with_exit_status_zero(tmp_path):
+    proc, course = run_grade_cli(tmp_path, ("solution", "blank"), "--workers", "2")
     assert proc.returncode == 0, proc.stderr
     assert "100%" in proc.stderr  # the progress bar
     rows = (tmp_path / "out/grades.csv").read_text().splitlines()
@@ -78,16 +84,7 @@ def test_grade_cli_end_to_end_with_exit_status_zero(tmp_path):
 
 
 def test_grade_no_gradebook_is_a_trial_run_that_leaves_the_course_alone(tmp_path):
-    samples = [s for s in build_samples(ROOT / "solutions/a1_neuron/a1_neuron.ipynb",
-                                        ROOT / "assignments/a1_neuron/a1_neuron.ipynb") if s.name == "solution"]
-    write_samples(samples, tmp_path / "subs", "a1_neuron")
-    course = tmp_path / "course"
-    course.mkdir()
-    shutil.copy(ROOT / "course/nbgrader_config.py", course)
-    (tmp_path / "solutions").symlink_to(ROOT / "solutions")
-    proc = subprocess.run([sys.executable, "-m", "autograder", "--course", str(course), "grade", "a1_neuron",
-                           "--submissions", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--no-gradebook",
-                           "--quiet"], capture_output=True, text=True, env=nbgrader_env(), cwd=tmp_path)
+    proc, course = run_grade_cli(tmp_path, ("solution",), "--no-gradebook", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "solution,a1_neuron,27,27" in (tmp_path / "out/grades.csv").read_text()
     assert sorted(p.name for p in course.iterdir()) == ["nbgrader_config.py"]
