@@ -159,3 +159,29 @@ def test_feedback_names_each_test_with_points_and_a_message(batch):
     report = json.loads((batch["out"] / "report.json").read_text())
     tests = next(s for s in report["submissions"] if s["student_id"] == "partial")["tests"]
     assert {"test_id", "points", "max_points", "passed", "message"} <= set(tests[0])
+
+
+# The attacks that aim at the tests' comparisons, against every other assignment: its hidden tests use other
+# checks (custom predicates, gradient checks, tuples of arrays), and none of them may be fooled.
+CHEATS = ("attack_anyeq_subclass", "attack_numpy_patch", "attack_ipython_custom_exc", "attack_ipython_transformer",
+          "attack_fake_numpy_module", "attack_numpy_py_file", "attack_gradebook", "blank_tests_edited")
+
+
+@pytest.mark.parametrize("assignment", ["a2_backprop", "a3_init_optim", "a4_regularization", "a5_cnn"])
+def test_cheats_earn_nothing_on_every_assignment(assignment, tmp_path):
+    sandbox.check_available()
+    course = make_course(tmp_path)
+    notebook = f"{assignment}.ipynb"
+    samples = [s for s in build_samples(ROOT / "solutions" / assignment / notebook,
+                                        ROOT / "assignments" / assignment / notebook)
+               if s.name in CHEATS + ("returns_none",)]
+    assert {s.name for s in samples} == set(CHEATS) | {"returns_none"}
+    write_samples(samples, tmp_path / "submitted", assignment)
+    results, crashed, _ = grade(assignment, tmp_path / "submitted", tmp_path / "out", workers=2, course=course,
+                                sandboxed=True, secret=12345, progress=False, record_gradebook=False)
+    assert crashed == []
+    scores = {r.student_id: r.score for r in results}
+    assert scores == dict.fromkeys(scores, 0), f"cheats scored points: {scores}"
+    unflagged = [r.student_id for r in results if r.student_id.startswith("attack_") and not r.flags
+                 and r.student_id not in ("attack_numpy_py_file",)]
+    assert not unflagged, f"attacks not flagged for a human: {unflagged}"
