@@ -42,10 +42,12 @@ bench: $(STAMP)
 	$(PY) bench/train_digits.py --out bench/output
 	$(PY) bench/bench_grader.py
 
-# One BLAS thread in notebooks: their small matrix products get no faster with two, and much slower
-# when another program is busy on the second core (bench/README.md).
+# JupyterLab at the repository root; its formgrader finds the course through ./nbgrader_config.py.
+# One BLAS thread in notebooks: their small matrix products get no faster with two, and much slower when
+# another program is busy on the second core (bench/README.md). As root (containers) Jupyter needs --allow-root.
 lab: $(STAMP)
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(VENV)/bin/jupyter lab
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
+		$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf demo-output build .pytest_cache

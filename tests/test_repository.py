@@ -77,3 +77,12 @@ def test_nnkit_imports_nothing_of_the_course():
         if re.search(r"^\s*(import|from)\s+(autograder|lectures|solutions|torch)\b", text, re.M):
             offenders.append(str(path.relative_to(ROOT)))
     assert not offenders, f"nnkit must not import the course or torch: {offenders}"
+
+
+def test_nbgrader_started_at_the_root_uses_the_course_folder():
+    """`make lab` starts Jupyter at the repository root; the formgrader must find course/ from there."""
+    from traitlets.config.loader import PyFileConfigLoader
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    assert Path(config.CourseDirectory.root) == ROOT / "course"
+    assert config.CourseDirectory.source_directory == "../solutions"
+    assert config.CourseDirectory.release_directory == "../assignments"
