@@ -19,12 +19,32 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LECTURES = ROOT / "lectures"
-MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+# The jupyter-server-mathjax package ships MathJax 2 with the HTML-CSS output and the STIX-Web fonts only (no
+# CommonHTML, no TeX fonts): load the configuration it has and point HTML-CSS at its fonts, as Jupyter did.
+MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+MATHJAX_FONTS = """<script type="text/x-mathjax-config">
+MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], imageFont: null, preferredFont: null, webFont: "STIX-Web",
+                                 linebreaks: {automatic: true}}});
+</script>
+"""
+
+
+def mathjax_files() -> tuple[Path, list[Path]]:
+    """The packaged MathJax folder, and the files the pages ask for (script, configurations, fonts)."""
+    import jupyter_server_mathjax
+    source = Path(jupyter_server_mathjax.__file__).parent / "static"
+    script, _, configs = MATHJAX_URL.partition("?config=")
+    needed = [source / Path(script).relative_to("mathjax")]
+    needed += [source / "config" / f"{name}.js" for name in configs.split(",") if name != "Safe"]
+    needed += [source / "extensions" / "Safe.js", source / "fonts" / "HTML-CSS" / "STIX-Web"]
+    return source, needed
 
 
 def copy_mathjax(out: Path) -> None:
-    import jupyter_server_mathjax
-    source = Path(jupyter_server_mathjax.__file__).parent / "static"
+    source, needed = mathjax_files()
+    missing = [str(p.relative_to(source)) for p in needed if not p.exists()]
+    if missing:
+        raise SystemExit(f"the installed jupyter-server-mathjax lacks {missing}: the pages could not show formulas")
     if not (out / "mathjax" / "MathJax.js").is_file():
         shutil.copytree(source, out / "mathjax", dirs_exist_ok=True)
 
@@ -83,6 +103,7 @@ def render(path: Path, out: Path, timeout: int) -> float:
     relink(nb, out)
     progress_bars_as_text(nb)
     body, _ = HTMLExporter(mathjax_url=MATHJAX_URL).from_notebook_node(nb)
+    body = body.replace("<!-- Load mathjax -->", "<!-- Load mathjax -->\n" + MATHJAX_FONTS, 1)
     (out / f"{path.stem}.html").write_text(body, encoding="utf-8")
     return seconds
 

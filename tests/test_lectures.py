@@ -174,3 +174,8 @@ def test_rendering_links_lectures_to_pages_and_assignments_to_the_repository():
     assert nb.cells[0].source == (
         "[lecture 1](01_introduction.html), [a1](../../assignments/a1_neuron/a1_neuron.ipynb), [web](https://x.org)")
     assert (out / "../../assignments/a1_neuron/a1_neuron.ipynb").resolve().is_file()
+
+
+def test_rendered_pages_ask_only_for_mathjax_files_that_exist():
+    source, needed = load_script().mathjax_files()
+    assert [p for p in needed if not p.exists()] == [], f"missing in {source}"
