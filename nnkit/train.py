@@ -149,7 +149,11 @@ def _train_step(model, loss_fn, optimizer, x, y, takes_closure: bool):
         optimizer.zero_grad()                  # gradients accumulate: clear the previous step's
         output = model(x)                      # forward
         loss = loss_fn(output, y)
-        model.backward(loss_fn.backward())     # backward: dL/d(output) through every layer into p.grad
+        grad = loss_fn.backward()              # backward: dL/d(output) through every layer into p.grad;
+        if getattr(model, "accepts_input_grad_flag", False):   # dL/d(input) is not needed: skip it, as
+            model.backward(grad, input_grad=False)             # PyTorch does for data that needs no grad
+        else:
+            model.backward(grad)
         result["loss"], result["output"] = loss, output
         return loss
 

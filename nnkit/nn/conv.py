@@ -230,7 +230,10 @@ class Conv2d(Module):
         return np.concatenate(rows)
 
     # --- backward -------------------------------------------------------------------------------
-    def backward(self, grad_output):
+    accepts_input_grad_flag = True
+
+    def backward(self, grad_output, *, input_grad: bool = True):
+        """Accumulates dL/dW and dL/db; returns dL/dx (None with ``input_grad=False``)."""
         if self._cache is None:
             raise RuntimeError("Conv2d.backward called before forward")
         (n, c, h, w), dt, (layout, cols) = self._cache
@@ -253,11 +256,12 @@ class Conv2d(Module):
         dw = dw[:, :k]
         if channels_last:
             dw = dw.reshape(self.out_channels, kh, kw, c).transpose(0, 3, 1, 2)
-            dx = self._input_grad_channels_last(g_img, (n, c, h, w), oh, ow)
-        else:
-            dx = self._input_grad_channels_first(g_img, (n, c, h, w), oh, ow)
         self.weight.grad += dw.reshape(self.weight.shape).astype(self.weight.dtype, copy=False)
-        return dx
+        if not input_grad:
+            return None
+        if channels_last:
+            return self._input_grad_channels_last(g_img, (n, c, h, w), oh, ow)
+        return self._input_grad_channels_first(g_img, (n, c, h, w), oh, ow)
 
     def _input_grad_channels_first(self, g_img, shape, oh, ow):
         n, c, h, w = shape

@@ -51,7 +51,10 @@ class Linear(Module):
             y += self.bias.data.astype(x.dtype, copy=False)
         return y
 
-    def backward(self, grad_output):
+    accepts_input_grad_flag = True
+
+    def backward(self, grad_output, *, input_grad: bool = True):
+        """Accumulates dL/dW and dL/db; returns dL/dx (None with ``input_grad=False``)."""
         if self._input is None:
             raise RuntimeError("Linear.backward called before forward")
         x = self._input
@@ -64,6 +67,8 @@ class Linear(Module):
         self.weight.grad += (g2.T @ x2).astype(self.weight.dtype, copy=False)
         if self.bias is not None:
             self.bias.grad += g2.sum(axis=0).astype(self.bias.dtype, copy=False)
+        if not input_grad:
+            return None
         return g @ self.weight.data.astype(g.dtype, copy=False)
 
     def extra_repr(self) -> str:

@@ -51,6 +51,10 @@ class Module:
     def backward(self, grad_output):
         raise NotImplementedError(f"{type(self).__name__} must implement backward(grad_output)")
 
+    #: True for modules whose ``backward`` takes ``input_grad=False``: fill the parameters' gradients but skip
+    #: dL/d(input) and return None -- the work PyTorch skips when the input does not require grad.
+    accepts_input_grad_flag = False
+
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
@@ -169,7 +173,23 @@ class Sequential(Module):
             x = m(x)
         return x
 
-    def backward(self, grad_output):
-        for m in reversed(self._modules.values()):
+    accepts_input_grad_flag = True
+
+    def backward(self, grad_output, *, input_grad: bool = True):
+        """Backpropagate through the layers in reverse; returns dL/d(input).
+
+        With ``input_grad=False`` nothing below the first layer that has parameters is computed: that layer
+        fills its parameters' gradients only (if it supports the flag), the parameter-free layers before it
+        are skipped, and None is returned.  ``nnkit.train`` uses this, as PyTorch does for an input that does
+        not require grad."""
+        modules = list(self._modules.values())
+        stop = 0
+        if not input_grad:
+            stop = next((i for i, m in enumerate(modules) if any(True for _ in m.parameters())), len(modules))
+        for i in range(len(modules) - 1, stop - 1, -1):
+            m = modules[i]
+            if i == stop and not input_grad and m.accepts_input_grad_flag:
+                m.backward(grad_output, input_grad=False)
+                return None
             grad_output = m.backward(grad_output)
-        return grad_output
+        return None if not input_grad else grad_output
