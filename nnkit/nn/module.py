@@ -183,13 +183,11 @@ class Sequential(Module):
         are skipped, and None is returned.  ``nnkit.train`` uses this, as PyTorch does for an input that does
         not require grad."""
         modules = list(self._modules.values())
-        stop = 0
-        if not input_grad:
-            stop = next((i for i, m in enumerate(modules) if any(True for _ in m.parameters())), len(modules))
-        for i in range(len(modules) - 1, stop - 1, -1):
-            m = modules[i]
-            if i == stop and not input_grad and m.accepts_input_grad_flag:
-                m.backward(grad_output, input_grad=False)
-                return None
-            grad_output = m.backward(grad_output)
-        return None if not input_grad else grad_output
+        first = 0 if input_grad else next(
+            (i for i, m in enumerate(modules) if any(True for _ in m.parameters())), len(modules))
+        for i in reversed(range(first, len(modules))):
+            if i == first and not input_grad and modules[i].accepts_input_grad_flag:
+                modules[i].backward(grad_output, input_grad=False)
+            else:
+                grad_output = modules[i].backward(grad_output)
+        return grad_output if input_grad else None
