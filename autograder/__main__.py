@@ -1,4 +1,4 @@
-"""``python -m autograder {release,grade,collect}`` -- the instructor's commands."""
+"""``python -m autograder {release,grade,collect,doctor}`` -- the instructor's commands."""
 from __future__ import annotations
 
 import argparse
@@ -20,10 +20,6 @@ def cmd_release(args) -> int:
     return 0
 
 
-def _student_dirs(submissions: Path) -> list[Path]:
-    return sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
 def grade(assignment_name: str, submissions: Path, out: Path, workers: int, course: Path, sandboxed: bool,
           secret: int, progress: bool = True, record_gradebook: bool = True, limits: sandbox.Limits | None = None):
     """Grade every student folder; returns (results, grader errors, seconds); writes them to ``out``."""
@@ -32,15 +28,20 @@ def grade(assignment_name: str, submissions: Path, out: Path, workers: int, cour
     from .assignment import Assignment
     from .grading import SubmissionResult, grade_submission
     from .report import write_feedback, write_grades_csv, write_report_json
+    from .submissions import list_students
 
     assignment = Assignment.load(paths.solutions_dir(course), assignment_name)
-    students = _student_dirs(submissions)
+    folders = list_students(submissions, assignment_name)
     out.mkdir(parents=True, exist_ok=True)
     results, crashed = [], []
+    for f in folders:
+        if f.refusal:  # a symlinked or otherwise unsafe folder: never opened, a row with the reason
+            results.append(SubmissionResult(student_id=f.student_id, assignment=assignment_name,
+                                            max_score=assignment.max_score, status="refused", reasons=[f.refusal]))
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(grade_submission, assignment, d / assignment_name, d.name, secret,
-                               limits, sandboxed): d.name for d in students}
+        futures = {pool.submit(grade_submission, assignment, f.path / assignment_name, f.student_id, secret,
+                               limits, sandboxed): f.student_id for f in folders if not f.refusal}
         bar = tqdm(total=len(futures), desc=f"grading {assignment_name}", unit="submission", disable=not progress)
         for fut in as_completed(futures):
             sid = futures[fut]
@@ -66,8 +67,10 @@ def grade(assignment_name: str, submissions: Path, out: Path, workers: int, cour
         write_feedback(r, list(assignment.notebooks), out / "feedback")
     if record_gradebook:
         from .gradebook import record, write_autograded
-        record(course, assignment, [r for r in results if r.status != "grader error"])
+        record(course, assignment, [r for r in results if r.status not in ("grader error", "refused")])
         for r in results:
+            if r.status == "refused":
+                continue
             found, _ = assignment.locate_notebooks(submissions / r.student_id / assignment_name)
             write_autograded(course, assignment, r, found)
     return results, crashed, elapsed
@@ -90,10 +93,13 @@ def cmd_grade(args) -> int:
     sandboxed = not args.unsafe_no_sandbox
     if sandboxed:
         try:
-            sandbox.check_available()
+            posture = sandbox.check_available()
         except sandbox.SandboxUnavailable as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        print(posture.summary(), file=sys.stderr)
+        for warning in posture.warnings:
+            print(f"not enforced here: {warning}", file=sys.stderr)
     else:
         print("WARNING: grading WITHOUT a sandbox: student code runs with your permissions.", file=sys.stderr)
     secret = args.seed if args.seed is not None else secrets.randbits(63)
@@ -132,6 +138,15 @@ def cmd_collect(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    from .doctor import lines
+    report, safe = lines()
+    print("\n".join(report))
+    print("verdict: " + ("the sandbox holds here" if safe else "do not grade untrusted code here until the UNSAFE "
+                                                                "lines are fixed"))
+    return 0 if safe else 1
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     parser.add_argument("--course", help="nbgrader course root (default: ./course or the repository's course/)")
@@ -159,6 +174,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--roster", metavar="CSV", help="columns student_id and lms_id and/or name")
     p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("doctor", help="check the sandbox on this machine: who student code runs as, which limits hold")
+    p.set_defaults(func=cmd_doctor)
 
     args = parser.parse_args(argv)
     if getattr(args, "workers", 1) < 1:

@@ -308,6 +308,32 @@ def _as_numeric_array(value):
     return None
 
 
+def _nonfinite(value) -> str | None:
+    """The first NaN or infinity in a number, array, or list/tuple/dict nesting of them, described; else None."""
+    stack, seen = [(value, "")], set()
+    while stack:
+        v, where = stack.pop()
+        if isinstance(v, (dict, list, tuple)):
+            if id(v) in seen:
+                continue
+            seen.add(id(v))
+            items = list(v.items()) if isinstance(v, dict) else list(enumerate(v))
+            stack.extend((x, f"{where}[{k!r}]") for k, x in reversed(items))
+        elif isinstance(v, (float, complex, np.ndarray, np.generic)):
+            arr = np.asarray(v)
+            if arr.dtype.kind not in "fc":
+                continue
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                idx = tuple(int(i) for i in np.argwhere(bad)[0])
+                x = arr[idx]
+                place = (f" in {where}" if where else "") + (f" at index {idx}" if idx else "")
+                if np.isnan(x):
+                    return f"got NaN{place} (0/0, inf - inf or log of a negative?)"
+                return f"got {'inf' if np.real(x) > 0 or np.imag(x) > 0 else '-inf'}{place} (overflow?)"
+    return None
+
+
 def judge_close(value, expected, *, rtol=1e-5, atol=1e-8, check_dtype=False) -> tuple[bool, str]:
     """Compare a student's value with the reference; return (passed, message)."""
     expected = np.asarray(expected)
@@ -352,6 +378,8 @@ def judge_equal(value, expected) -> tuple[bool, str]:
         return True, "equal"
     if isinstance(value, Raised):
         return False, f"expected {expected!r}, got {_describe(value)}"
+    if isinstance(value, (float, np.floating)) and math.isnan(value):  # NaN equals nothing, not even NaN
+        return False, f"expected {expected!r}, {_nonfinite(value)}"
     if isinstance(value, np.generic) and value.dtype.kind in "biuf":
         value = value.item()  # a numpy scalar counts as the Python number it holds
     if isinstance(expected, np.generic):
@@ -366,9 +394,14 @@ def judge_equal(value, expected) -> tuple[bool, str]:
     return False, f"expected {expected!r}, got {value!r}" if not isinstance(value, np.ndarray) else f"expected {expected!r}, got {_describe(value)}"
 
 
-def judge_that(value, predicate: Callable) -> tuple[bool, str]:
+def judge_that(value, predicate: Callable, *, allow_nonfinite: bool = False) -> tuple[bool, str]:
+    """``predicate(value)``; a value holding NaN or infinity fails first unless ``allow_nonfinite``."""
     if isinstance(value, Raised):
         return False, f"got {_describe(value)}"
+    if not allow_nonfinite:
+        bad = _nonfinite(value)
+        if bad:
+            return False, bad
     result = predicate(value)
     if isinstance(result, tuple):
         ok, detail = result
@@ -383,6 +416,9 @@ def judge_accuracy(value, labels, at_least: float) -> tuple[bool, str]:
         return False, f"expected predicted labels of shape {labels.shape}, got {_describe(value)}"
     if pred.shape != labels.shape:
         return False, f"expected predicted labels of shape {labels.shape}, got shape {pred.shape}"
+    bad = _nonfinite(pred)
+    if bad:
+        return False, f"predicted labels: {bad}"
     acc = float(np.mean(pred.view(np.ndarray) == labels))
     ok = acc >= at_least
     return ok, f"accuracy {acc:.1%} (needs at least {at_least:.0%})"
@@ -391,7 +427,7 @@ def judge_accuracy(value, labels, at_least: float) -> tuple[bool, str]:
 JUDGES = {
     "close": lambda v, p: judge_close(v, p["expected"], rtol=p["rtol"], atol=p["atol"], check_dtype=p["check_dtype"]),
     "equal": lambda v, p: judge_equal(v, p["expected"]),
-    "that": lambda v, p: judge_that(v, p["predicate"]),
+    "that": lambda v, p: judge_that(v, p["predicate"], allow_nonfinite=p.get("allow_nonfinite", False)),
     "accuracy": lambda v, p: judge_accuracy(v, p["labels"], p["at_least"]),
 }
 
@@ -423,9 +459,12 @@ def expect_equal(actual, expected, what: str):
     _expect("equal", actual, dict(expected=expected), what)
 
 
-def expect_that(actual, predicate: Callable, what: str):
-    """``predicate(value)`` returns ``bool`` or ``(bool, detail)``; it runs in the trusted process."""
-    _expect("that", actual, dict(predicate=predicate), what)
+def expect_that(actual, predicate: Callable, what: str, *, allow_nonfinite: bool = False):
+    """``predicate(value)`` returns ``bool`` or ``(bool, detail)``; it runs in the trusted process.
+
+    A value holding NaN or infinity fails before the predicate runs, unless ``allow_nonfinite``.
+    """
+    _expect("that", actual, dict(predicate=predicate, allow_nonfinite=bool(allow_nonfinite)), what)
 
 
 def expect_accuracy(predicted_labels, labels, at_least: float, what: str):

@@ -2,10 +2,10 @@
 
 Understands the two common shapes of a "download all submissions" zip:
 
-* Moodle: ``Full Name_12345_assignsubmission_file_/any.ipynb`` (a folder per participant, 12345
-  being the participant id);
-* Canvas: ``lastnamefirstname_12345_67890_any.ipynb`` (optionally ``..._LATE_12345_...``; 12345 is
-  the user id).
+* Moodle: ``Full Name_12345_assignsubmission_file_/any.ipynb`` (a top-level folder per participant,
+  12345 being the participant id; files may sit in subfolders of it, which never name the student);
+* Canvas: ``lastnamefirstname_12345_67890_any.ipynb`` at the top level (optionally
+  ``..._LATE_12345_...``; 12345 is the user id).
 
 The student id is the LMS id, or, with ``--roster CSV`` (columns ``student_id`` and ``lms_id``
 and/or ``name``), the course's own id.  Nothing is extracted outside the output folder, links are
@@ -53,16 +53,20 @@ def _load_roster(path: Path | None) -> dict[str, str]:
 
 
 def _identify(member: str) -> tuple[str, str, str] | None:
-    """(lms_id, name, file name) of a zip member, or None."""
+    """(lms_id, name, file name) of a zip member, from its top-level folder (Moodle) or file name (Canvas), or None."""
     parts = PurePosixPath(member).parts
     if len(parts) >= 2:
-        m = MOODLE.match(parts[-2])
-        if m:
-            return m.group("id"), m.group("name"), parts[-1]
-    m = CANVAS.match(parts[-1])
+        m = MOODLE.match(parts[0])
+        return (m.group("id"), m.group("name"), parts[-1]) if m else None
+    m = CANVAS.match(parts[0]) if parts else None
     if m:
         return m.group("id"), m.group("name"), m.group("file")
     return None
+
+
+def _hidden(member: str) -> bool:
+    """Inside a hidden or system folder (``.ipynb_checkpoints/``, ``__MACOSX/``) or a hidden file."""
+    return any(p.startswith(".") or p == "__MACOSX" for p in PurePosixPath(member).parts)
 
 
 def collect(archives: list[Path], assignment: str, out: Path, notebook_names: list[str],
@@ -77,12 +81,16 @@ def collect(archives: list[Path], assignment: str, out: Path, notebook_names: li
             report.unmatched.append((str(archive), f"not a readable zip file ({exc})"))
             continue
         with zf:
-            for info in zf.infolist():
+            # shallowest first: a student's top-level notebook wins over copies in their subfolders
+            for info in sorted(zf.infolist(), key=lambda i: (len(PurePosixPath(i.filename).parts), i.filename)):
                 name = info.filename
                 if info.is_dir():
                     continue
                 if name.startswith("/") or ".." in PurePosixPath(name).parts:
                     report.unmatched.append((name, "unsafe path in archive"))
+                    continue
+                if _hidden(name):
+                    report.unmatched.append((name, "hidden file or system folder"))
                     continue
                 if (info.external_attr >> 16) & 0o170000 == 0o120000:
                     report.unmatched.append((name, "symbolic link"))

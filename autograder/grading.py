@@ -11,9 +11,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import shutil
-import tempfile
+import io
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +21,8 @@ import numpy as np
 from . import checks, sandbox, staticcheck
 from .assignment import Assignment
 from .notebook import Cell, NotebookError, merge, read_notebook
+from .safejson import UntrustedJSONError, load_limited
+from .sandbox import wire
 
 MAX_RESULTS_BYTES = 32 * 2**20
 MAX_ATTEMPTS = 5
@@ -85,56 +85,52 @@ def trace_test(cell: Cell, seed: int) -> checks.Trace:
 # ---------------------------------------------------------------------------------------------
 # 2. running the sandbox, with retries
 # ---------------------------------------------------------------------------------------------
-def _write_job(scratch: Path, cells: list[Cell], traces: list[tuple[Cell, checks.Trace]], limits: sandbox.Limits,
-               skip_cells: dict, skip_tests: dict) -> None:
-    (scratch / "inputs").mkdir(exist_ok=True)
-    tests = []
+def build_job(cells: list[Cell], traces: list[tuple[Cell, checks.Trace]], limits: sandbox.Limits,
+              skip_cells: dict, skip_tests: dict, workdir_files=()) -> bytes:
+    """The job as :mod:`sandbox.wire` frames: cells and plans (JSON), input arrays, whitelisted files."""
+    parts, tests = [], []
     for i, (cell, trace) in enumerate(traces):
         for k, arr in enumerate(trace.arrays):
-            np.save(scratch / "inputs" / f"{i}_{k}.npy", arr, allow_pickle=False)
+            buf = io.BytesIO()
+            np.save(buf, arr, allow_pickle=False)
+            parts.append(wire.frame(b"A", f"{i}_{k}", buf.getvalue()))
         tests.append({"id": cell.key, "index": i, "plan": trace.to_plan(), "skip": cell.key in skip_tests})
+    for path in workdir_files:
+        parts.append(wire.frame(b"F", path.name, path.read_bytes()))
     job = {
         "cells": [{"index": c.index, "source": c.source, "skip": c.index in skip_cells} for c in cells],
         "tests": tests,
         "limits": {"cell_seconds": limits.cell_seconds, "test_seconds": limits.test_seconds},
     }
-    (scratch / "job.json").write_text(json.dumps(job))
-
-
-def _events(scratch: Path) -> list[dict]:
-    path = scratch / "out" / "progress.jsonl"
-    events = []
-    try:
-        for line in path.read_text(errors="replace").splitlines()[-10000:]:
-            try:
-                events.append(json.loads(line))
-            except ValueError:
-                continue
-    except OSError:
-        pass
-    return events
+    return wire.json_frame("job", job) + b"".join(parts)
 
 
 def _death_reason(run: sandbox.RunResult) -> str:
+    if run.oom_killed:
+        return "ran out of memory (the limit covers all its processes and files in /tmp together)"
+    if run.reason == "results limit":
+        return f"sent back more than the grader reads ({run.stream_error})"
     if run.reason:
         return f"ran past the {run.reason}"
+    if run.stream_error:
+        return f"garbled the channel to the grader ({run.stream_error})"
     rc = run.returncode
     if rc == -9:
         return "was killed (it ran out of memory or hit a limit)"
     if rc == -25:
-        return "wrote more output than allowed"
+        return "wrote a file larger than allowed"
     if rc is not None and rc < 0:
         return f"crashed the process (signal {-rc})"
     return "ended the process before grading finished (exit, os._exit or a crash)"
 
 
-def _read_results(scratch: Path):
-    path = scratch / "out" / "results.json"
-    if not path.is_file() or path.stat().st_size > MAX_RESULTS_BYTES:
+def _results_document(run: sandbox.RunResult):
+    """The results JSON, if it is there and has the right shape; anything else is None (the student's failure)."""
+    if run.results is None or run.stream_error:
         return None
     try:
-        data = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError):
+        data = load_limited(run.results, max_bytes=MAX_RESULTS_BYTES, max_depth=64)
+    except UntrustedJSONError:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("tests"), dict) or not isinstance(data.get("cells"), list):
         return None
@@ -142,61 +138,72 @@ def _read_results(scratch: Path):
 
 
 def run_with_retries(cells, traces, limits, sandboxed, workdir_files) -> tuple[dict | None, dict, dict, list[str]]:
-    """Run until the harness finishes; each death skips the cell or test that caused it."""
+    """Run until the harness finishes; each death skips the cell or test that caused it.
+
+    One deadline covers every attempt (``limits.total_seconds``); a run is retried only when the
+    cell or test it died in is a real one not skipped yet, so forged progress events cannot buy time.
+    """
     skip_cells: dict[int, str] = {}
     skip_tests: dict[str, str] = {}
     notes: list[str] = []
+    deadline = time.monotonic() + limits.total_seconds
+    wanted = {cell.key: {str(h) for h in trace.outputs} for cell, trace in traces}
     for _ in range(MAX_ATTEMPTS):
-        with tempfile.TemporaryDirectory(prefix="autograde-") as tmp:
-            scratch = Path(tmp)
-            work = scratch / "work"
-            work.mkdir()
-            for src in workdir_files:
-                shutil.copy(src, work / src.name)
-            _write_job(scratch, cells, traces, limits, skip_cells, skip_tests)
-            run = sandbox.run(scratch, limits, sandboxed=sandboxed)
-            results = _read_results(scratch)
-            if results is not None:
-                return _load_arrays(scratch, results), skip_cells, skip_tests, notes
-            events = _events(scratch)
-            culprit = next((e for e in reversed(events) if e.get("event") in ("cell_start", "test_start", "cell_end", "test_end")), None)
-            why = _death_reason(run)
-            if culprit and culprit["event"] == "cell_start":
-                skip_cells[culprit["index"]] = why
-                notes.append(f"notebook cell {culprit['index'] + 1} {why}; it was skipped and the rest graded")
-            elif culprit and culprit["event"] == "test_start":
-                skip_tests[culprit["id"]] = why
-                notes.append(f"your code, called by test '{culprit['id']}', {why}")
-            elif not any(e.get("event") == "start" for e in events):
-                # the harness never started: no student code has run, so this is the grader's failure
-                tail = run.log_tail.strip().splitlines()[-1:] or ["no output"]
-                raise GraderError(f"the sandbox did not start ({why}): {tail[0]}")
-            else:
-                notes.append(f"the notebook could not be run: the process {why}")
-                return None, skip_cells, skip_tests, notes
+        job = build_job(cells, traces, limits, skip_cells, skip_tests, workdir_files)
+        run = sandbox.run(job, limits, sandboxed=sandboxed, deadline=deadline,
+                          known_cells=[c.index for c in cells if c.index not in skip_cells],
+                          known_tests=[c.key for c, _ in traces if c.key not in skip_tests])
+        if not run.started:
+            # bwrap's own status says the harness never started: no student code ran, so the grader failed
+            tail = run.log_tail.strip().splitlines()[-1:] or ["no output"]
+            raise GraderError(f"the sandbox did not start ({_death_reason(run)}): {tail[0]}")
+        results = _results_document(run)
+        if results is not None and run.reason is None:
+            if run.oom_killed:
+                notes.append("a process the notebook started was killed: together, its processes and files in /tmp "
+                             f"went over the {limits.memory_bytes / 2**30:g} GiB memory limit")
+            return decode_results(results, run.arrays, wanted), skip_cells, skip_tests, notes
+        why = _death_reason(run)
+        culprit = run.culprit
+        if culprit and culprit[0] == "cell" and culprit[1] not in skip_cells:
+            skip_cells[culprit[1]] = why
+            notes.append(f"notebook cell {culprit[1] + 1} {why}; it was skipped and the rest graded")
+        elif culprit and culprit[0] == "test" and culprit[1] not in skip_tests:
+            skip_tests[culprit[1]] = why
+            notes.append(f"your code, called by test '{culprit[1]}', {why}")
+        else:
+            notes.append(f"the notebook could not be run: the process {why}")
+            return None, skip_cells, skip_tests, notes
+        if time.monotonic() >= deadline:
+            notes.append(f"the submission used up its {limits.total_seconds:g} s; what did not run earns nothing")
+            return None, skip_cells, skip_tests, notes
     notes.append("gave up after repeated failures")
     return None, skip_cells, skip_tests, notes
 
 
-def _load_arrays(scratch: Path, results: dict) -> dict:
-    """Replace {"array": file} references by arrays read without pickles, checked for size and dtype."""
-    out_dir = (scratch / "out").resolve()
+def decode_results(results: dict, arrays: dict[str, bytes], wanted: dict[str, set]) -> dict:
+    """Decode only the values each test asked for; arrays are read once each, without pickles."""
+    cache: dict[str, object] = {}
+
+    def array(name) -> object:
+        if not isinstance(name, str) or name not in arrays:
+            return checks.Raised("Unreadable", "an array the grader could not read")
+        if name not in cache:
+            try:
+                arr = np.load(io.BytesIO(arrays[name]), allow_pickle=False)
+            except (ValueError, OSError, EOFError):
+                arr = None
+            if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
+                cache[name] = checks.Raised("Unreadable", "an array the grader could not read")
+            else:
+                cache[name] = arr
+        return cache[name]
 
     def decode(spec, depth=0):
         if not isinstance(spec, dict) or len(spec) == 0 or depth > 6:
             return checks.Raised("Unreadable", "a value the grader could not read")
         if "array" in spec:
-            name = spec["array"]
-            path = (out_dir / str(name)).resolve()
-            if path.parent != out_dir or not path.is_file() or path.stat().st_size > MAX_RESULTS_BYTES:
-                return checks.Raised("Unreadable", "an array the grader could not read")
-            try:
-                arr = np.load(path, allow_pickle=False)
-            except (ValueError, OSError):
-                return checks.Raised("Unreadable", "an array the grader could not read")
-            if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
-                return checks.Raised("Unreadable", f"an array of dtype {getattr(arr, 'dtype', '?')}")
-            return arr
+            return array(spec["array"])
         if "raised" in spec and isinstance(spec["raised"], list) and len(spec["raised"]) == 2:
             return checks.Raised(str(spec["raised"][0])[:100], str(spec["raised"][1])[:2000])
         if "unreadable" in spec:
@@ -221,14 +228,16 @@ def _load_arrays(scratch: Path, results: dict) -> dict:
         return checks.Raised("Unreadable", "a value the grader could not read")
 
     decoded = {}
-    for test_id, res in results["tests"].items():
+    for test_id, keys in wanted.items():
+        res = results["tests"].get(test_id)
         if not isinstance(res, dict) or not isinstance(res.get("outputs"), dict):
             continue
-        decoded[str(test_id)] = {
-            "status": str(res.get("status")),
-            "outputs": {str(k): decode(v) for k, v in res["outputs"].items()},
+        outputs = res["outputs"]
+        decoded[test_id] = {
+            "status": res.get("status") if res.get("status") in ("ok", "timeout") else "ok",
+            "outputs": {k: decode(outputs[k]) for k in keys if k in outputs},
         }
-    cells = [c for c in results["cells"] if isinstance(c, dict)]
+    cells = [c for c in results["cells"][:100000] if isinstance(c, dict)]
     return {"tests": decoded, "cells": cells}
 
 
@@ -298,10 +307,13 @@ def grade_notebook(nb_name: str, source_cells: list[Cell], path: Path | None, st
     if data is None:
         return fail_all("; ".join(notes) if notes else "the notebook could not be run")
 
+    known_cells = {c.index for c in merged.cells}
     for cell_info in data["cells"]:
-        if cell_info.get("status") in ("error", "timeout") and isinstance(cell_info.get("error"), list):
-            kind, msg = (str(x)[:300] for x in cell_info["error"][:2])
-            result.cell_errors.append(f"{nb_name}: cell {int(cell_info.get('index', -1)) + 1}: {kind}: {msg}")
+        index, error = cell_info.get("index"), cell_info.get("error")
+        if cell_info.get("status") in ("error", "timeout") and type(index) is int and index in known_cells \
+                and isinstance(error, list) and len(error) == 2:
+            kind, msg = (str(x)[:300] for x in error)
+            result.cell_errors.append(f"{nb_name}: cell {index + 1}: {kind}: {msg}")
 
     nnkit_names = _nnkit_names(merged.cells)
     for cell, trace in traces:

@@ -7,11 +7,13 @@ submission -- the tests come from the source, so a deleted or edited test cell c
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import safejson
+
 MAX_NOTEBOOK_BYTES = 20 * 2**20
+MAX_NOTEBOOK_DEPTH = 64
 
 
 class NotebookError(Exception):
@@ -83,21 +85,19 @@ def parse_cells(data) -> list[Cell]:
 
 
 def read_notebook(path: Path) -> list[Cell]:
-    """Parse a notebook file defensively: size cap, valid JSON, the shape of a notebook."""
+    """Parse a notebook file defensively (regular file, size and nesting caps, valid JSON, a notebook's shape)."""
+    return parse_cells(load_notebook_json(path))
+
+
+def load_notebook_json(path: Path):
+    """A notebook file's JSON through :mod:`autograder.safejson`, or NotebookError with a reason for the student."""
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise NotebookError(f"cannot read {path.name}: {exc.strerror}") from None
-    if size > MAX_NOTEBOOK_BYTES:
-        raise NotebookError(f"{path.name} is {size / 2**20:.0f} MiB; the limit is {MAX_NOTEBOOK_BYTES // 2**20} MiB "
-                            "(clear the outputs and submit again)")
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise NotebookError(f"{path.name} is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise NotebookError(f"{path.name} is not valid notebook JSON ({exc.msg} at line {exc.lineno})") from None
-    return parse_cells(data)
+        return safejson.load_limited(safejson.read_regular_file(path, MAX_NOTEBOOK_BYTES),
+                                     max_bytes=MAX_NOTEBOOK_BYTES, max_depth=MAX_NOTEBOOK_DEPTH)
+    except safejson.TooLargeError as exc:
+        raise NotebookError(f"{path.name} {exc} (clear the outputs and submit again)") from None
+    except safejson.UntrustedJSONError as exc:
+        raise NotebookError(f"{path.name} {exc}") from None
 
 
 @dataclass
@@ -177,5 +177,5 @@ def _strip_hidden(src: str) -> str:
     return "\n".join(out)
 
 
-__all__ = ["Cell", "NotebookError", "Merged", "read_notebook", "parse_cells", "merge", "tests_of", "manual_of",
-           "student_answer_keys"]
+__all__ = ["Cell", "NotebookError", "Merged", "read_notebook", "load_notebook_json", "parse_cells", "merge",
+           "tests_of", "manual_of", "student_answer_keys"]

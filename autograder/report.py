@@ -15,13 +15,23 @@ from .grading import SubmissionResult
 CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "manual_points_pending", "status", "flags", "reasons"]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    """A text cell a spreadsheet will not run as a formula: a leading ``'`` before = + - @ tab CR (OWASP)."""
+    value = str(value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def write_grades_csv(results: list[SubmissionResult], path: Path) -> None:
+    """One row per submission; text cells are defused against formula injection, numbers stay numbers."""
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(CSV_COLUMNS)
         for r in sorted(results, key=lambda r: r.student_id):
-            writer.writerow([r.student_id, r.assignment, f"{r.score:g}", f"{r.max_score:g}", f"{r.manual_max:g}",
-                             r.status, len(r.flags), " | ".join(r.reasons)])
+            writer.writerow([csv_text(r.student_id), csv_text(r.assignment), f"{r.score:g}", f"{r.max_score:g}",
+                             f"{r.manual_max:g}", csv_text(r.status), len(r.flags), csv_text(" | ".join(r.reasons))])
 
 
 def write_report_json(results: list[SubmissionResult], path: Path, meta: dict) -> None:

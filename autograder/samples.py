@@ -208,3 +208,87 @@ def write_samples(samples: list[Sample], submissions: Path, assignment: str) -> 
         folder.mkdir(parents=True, exist_ok=True)
         for fname, data in s.files.items():
             (folder / fname).write_bytes(data)
+
+
+# Attacks on the grading host rather than on the tests.  Each body returns True when the attack got
+# through; the notebook then defines the real answers, so any success would show up as points.
+HOST_ATTACKS = {
+    "kernel_setting": ("writes a kernel setting (core_pattern, the 'host root' attack) back with its own value",
+                       "v = open('/proc/sys/kernel/core_pattern').read()\n"
+                       "open('/proc/sys/kernel/core_pattern', 'w').write(v)\nreturn True"),
+    "grader_environment": ("looks for the grader's environment in every process it can see",
+                           "import os\nblob = repr(dict(os.environ)).encode()\n"
+                           "for pid in [p for p in os.listdir('/proc') if p.isdigit()]:\n"
+                           "    try:\n        blob += open(f'/proc/{pid}/environ', 'rb').read()\n"
+                           "    except OSError:\n        pass\n"
+                           "return b'GRADER_SECRET_TOKEN' in blob"),
+    "host_paths": ("reads the sandbox's command line for host paths",
+                   "return b'--ro-bind' in open('/proc/1/cmdline', 'rb').read()"),
+    "privileged_syscalls": ("tries a new user namespace, ptrace, keyctl and userfaultfd",
+                            "import ctypes, platform\nif platform.machine() != 'x86_64':\n    return False\n"
+                            "libc = ctypes.CDLL(None, use_errno=True)\n"
+                            "won = libc.unshare(0x10000000) == 0\n"
+                            "won |= libc.syscall(101, 16, 1, 0, 0) == 0          # ptrace(PTRACE_ATTACH, 1)\n"
+                            "won |= libc.syscall(250, 0, -3, 0) >= 0             # keyctl(GET_KEYRING_ID)\n"
+                            "won |= libc.syscall(323, 0) >= 0                    # userfaultfd\n"
+                            "return won"),
+    "forked_memory": ("holds memory in three forked children and in /tmp, more than the limit altogether",
+                      "import os, time\nkids = []\nfor _ in range(3):\n    pid = os.fork()\n    if pid == 0:\n"
+                      "        block = b'x' * (400 * 2**20)\n        time.sleep(6)\n        os._exit(0)\n"
+                      "    kids.append(pid)\n"
+                      "for i in range(8):\n    with open(f'/tmp/big{i}', 'wb') as f:\n        f.write(b'x' * (50 * 2**20))\n"
+                      "time.sleep(3)\nreturn all(os.waitpid(k, os.WNOHANG) == (0, 0) for k in kids)"),
+    "disk_fill": ("fills its working folder with 1.2 GB", "with open('fill', 'wb') as f:\n"
+                                                         "    for _ in range(1200):\n        f.write(b'x' * 2**20)\n"
+                                                         "return True"),
+    "patch_harness_json": ("patches json.dumps so every document the harness sends carries an 'error' key",
+                           "import json\n_dumps = json.dumps\n"
+                           "json.dumps = lambda o, *a, **k: _dumps({**o, 'error': 'x'} if isinstance(o, dict) else o,"
+                           " *a, **k)\nreturn False"),
+    "forged_results": ("forges the result stream: one 30 MB array that 150 keys of every test point at",
+                       "import os, sys, io, json, struct\nimport numpy as np\nfd = int(sys.argv[3])\n"
+                       "def frame(kind, name, payload):\n"
+                       "    return struct.pack('<cHQ', kind, len(name), len(payload)) + name.encode() + payload\n"
+                       "buf = io.BytesIO()\nnp.save(buf, np.zeros(30 * 2**20 // 8))\n"
+                       "os.write(fd, frame(b'A', 'big', buf.getvalue()))\n"
+                       "outs = {str(i): {'array': 'big'} for i in range(150)}\n"
+                       "tests = {t: {'status': 'ok', 'outputs': outs} for t in "
+                       "['test_sigmoid', 'test_relu', 'test_softmax', 'test_perceptron', 'test_xor']}\n"
+                       "os.write(fd, frame(b'J', 'results', json.dumps({'cells': [], 'tests': tests}).encode()))\n"
+                       "os._exit(0)"),
+    "forged_events": ("ignores the cell timer and forges progress events (unknown cells, future times) while it hangs",
+                      "import os, sys, json, struct, signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                      "fd = int(sys.argv[3])\n"
+                      "while True:\n    for index in (10**9, -5, 3):\n"
+                      "        doc = json.dumps({'event': 'cell_start', 'index': index, 'time': time.time() + 1e6}).encode()\n"
+                      "        os.write(fd, struct.pack('<cHQ', b'J', 5, len(doc)) + b'event' + doc)\n"
+                      "    time.sleep(0.2)"),
+    "fifo_and_links": ("plants FIFOs and links where the grader used to read files, then exits",
+                       "import os\nos.mkdir('out')\nos.mkfifo('out/progress.jsonl')\nos.mkfifo('results.json')\n"
+                       "os.symlink('/etc/passwd', 'sandbox.log')\nos.symlink('/dev/zero', 'out/results.json')\n"
+                       "os._exit(0)"),
+    "closed_channel": ("closes the channel to the grader and exits", "import os, sys\nos.close(int(sys.argv[3]))\n"
+                                                                    "os._exit(0)"),
+}
+
+
+def host_attack_cell(body: str, answers: dict[str, str]) -> str:
+    """A cell that runs ``body`` as a function and, if it returns True, defines the real answers."""
+    indented = "\n".join("    " + line for line in body.splitlines())
+    honest = "\n\n".join(answers.values())
+    return (f"def _attack():\n{indented}\n\ntry:\n    _won = bool(_attack())\nexcept BaseException:\n    _won = False\n"
+            f"if _won:\n    exec({honest!r}, globals())")
+
+
+def build_host_attacks(source_path: Path, release_path: Path) -> list[Sample]:
+    """Submissions attacking the grading host; each must score the blank mark."""
+    source_nb, release_nb = _load(source_path), _load(release_path)
+    nb_file = Path(release_path).name
+    answers = answer_sources(source_nb)
+    returns_none = fill(release_nb, {gid: "import numpy as np\n" + _define_all(
+        [n for n in staticcheck.definitions(src) if n not in ("np", "plt")], "return None")
+        for gid, src in answers.items()})
+    return [Sample(f"host_{name}", f"answers return None, and the notebook {description}",
+                   {nb_file: json.dumps(add_cell(returns_none, host_attack_cell(body, answers)), indent=1).encode()},
+                   "blank")
+            for name, (description, body) in HOST_ATTACKS.items()]

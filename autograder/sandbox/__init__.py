@@ -1,39 +1,55 @@
-"""Running untrusted code: a bubblewrap sandbox with limits on time, memory, processes and output.
+"""Running untrusted code: a bubblewrap sandbox with limits on the whole submission.
 
-The sandbox sees a read-only Python (the interpreter and the installed packages, with the course's
-own packages masked), a private /tmp, and one scratch directory holding the harness, the job and
-the submission's whitelisted files.  It has no network, no view of the grader's files (other
-submissions, solutions, hidden tests, gradebook) and an empty environment.  When the run ends,
-every process it started is gone: bwrap's PID namespace dies with it.
+:func:`run` takes a job (:mod:`.wire` bytes), starts the harness in a sandbox (:mod:`.bwrap`: who
+it runs as and what it sees) inside a per-run control group (:mod:`.cgroups`: memory, processes,
+CPU for all its processes together) under a seccomp filter (:mod:`.syscall_filter`), and returns
+what came out of the pipe -- as untrusted data -- with the run's own facts, which come from the
+grader's side only: whether bwrap started the harness (bwrap's JSON status), the exit status, the
+grader's clocks, the CPU time and out-of-memory kills the cgroup counted.
+
+Timers are the grader's: a hard deadline for the whole submission, a CPU-time limit read from the
+cgroup, and a per-cell watchdog whose clock starts when the grader *receives* a cell's start event
+(events are hints: an event for an unknown cell or test, or one seen before, is ignored).
 """
 from __future__ import annotations
 
 import json
 import os
 import resource
-import shutil
+import selectors
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-import uuid
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import bwrap, cgroups, syscall_filter, wire
+from .bwrap import bwrap_path, sandbox_account  # noqa: F401 - part of the package's interface
+
 HARNESS = Path(__file__).with_name("harness.py")
-WATCHDOG_GRACE = 2.0  # seconds past a limit before the watchdog kills a run whose own timer was defeated
-MASKED_PACKAGES = ("nnkit", "autograder")  # installed non-editable, they'd be importable: hide them
+WIRE = Path(__file__).with_name("wire.py")
+WATCHDOG_GRACE = 2.0             # seconds past a cell's limit before the watchdog kills a run whose timer was defeated
+MAX_RESULT_FRAME = 64 * 2**20    # one value sent back
+MAX_RESULTS = 128 * 2**20        # everything sent back by one run
+MAX_EVENT_BYTES = 4096
+LOG_TAIL = 4000
 
 
 @dataclass(frozen=True)
 class Limits:
     cell_seconds: float = 60.0       # one notebook cell
     test_seconds: float = 30.0       # one test's calls into the student's code
-    total_seconds: float = 300.0     # the whole run
-    memory_bytes: int = 3 * 2**30    # address space of each process
+    total_seconds: float = 300.0     # the whole submission, every retry included (wall clock)
+    cpu_seconds: float | None = None  # CPU time of all its processes per run (default: total_seconds)
+    memory_bytes: int = 3 * 2**30    # all its processes and its /tmp together (cgroup); per process without one
     max_processes: int = 64          # processes and threads in the sandbox
-    file_bytes: int = 64 * 2**20     # largest file it may write (stdout/stderr included)
+    file_bytes: int = 64 * 2**20     # largest file it may write
+    disk_bytes: int = 512 * 2**20    # its writable /tmp (the working folder included), in memory
+    output_bytes: int = 16 * 2**20   # what it may print to the raw stdout/stderr
 
 
 class SandboxUnavailable(RuntimeError):
@@ -46,195 +62,334 @@ INSTALL_HINT = ("bubblewrap (bwrap) is not installed: install it with 'sudo apt-
                 "then runs with your permissions), pass --unsafe-no-sandbox.")
 
 
-def bwrap_path() -> str | None:
-    return shutil.which("bwrap")
+@dataclass
+class RunResult:
+    started: bool                        # bwrap reported that it started the harness (its JSON status)
+    returncode: int | None
+    reason: str | None                   # why the grader stopped it: "total time limit", "cell time limit", ...
+    elapsed: float
+    log_tail: str                        # the end of its raw stdout/stderr (for the instructor)
+    results: object = None               # the last "results" document (untrusted JSON text, still undecoded)
+    arrays: dict = field(default_factory=dict)  # name -> .npy bytes (untrusted)
+    culprit: tuple | None = None         # ("cell", index) or ("test", id) running when it died (a hint)
+    stream_error: str | None = None      # the pipe broke the format or its budget
+    cpu_seconds: float | None = None
+    peak_memory: int | None = None
+    oom_killed: bool = False
 
 
-def check_available() -> None:
-    """Raise SandboxUnavailable with install instructions unless bwrap can start a sandbox here."""
-    path = bwrap_path()
-    if path is None:
-        raise SandboxUnavailable(INSTALL_HINT)
-    probe = subprocess.run([path, "--unshare-all", "--ro-bind", "/", "/", "true"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        raise SandboxUnavailable(f"bwrap is installed but cannot create a sandbox here: {probe.stderr.strip()} "
-                                 "(user namespaces may be disabled: sysctl kernel.unprivileged_userns_clone=1)")
+# ---------------------------------------------------------------------------------------------
+# posture: what this machine enforces
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Posture:
+    drop_to: bwrap.Account | None
+    seccomp: bytes | None
+    seccomp_note: str
+    cgroups: cgroups.Support
+    problems: list                       # reasons the sandbox must not be used at all
+    warnings: list                       # limits that are not enforced here, and how to enforce them
+
+    def summary(self) -> str:
+        who = (f"student code runs as {self.drop_to.name} (uid {self.drop_to.uid}), no capabilities"
+               if self.drop_to else f"student code runs as uid {os.geteuid()} in a user namespace")
+        cg = (f"cgroup v{self.cgroups.version} limits memory/processes/CPU per submission"
+              if self.cgroups.version else "no cgroup: per-process limits only")
+        return f"sandbox: bwrap; {who}; {'seccomp on' if self.seccomp else 'NO seccomp'}; {cg}"
 
 
-def _python_mounts() -> list[str]:
-    """Read-only binds for the interpreter and its packages, the course packages masked."""
-    args = []
-    for prefix in sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix}):
-        if not prefix.startswith("/usr/"):
-            args += ["--ro-bind", prefix, prefix]
-    for site in {p for p in sys.path if p.endswith("site-packages") and os.path.isdir(p)}:
-        for pkg in MASKED_PACKAGES:
-            if os.path.isdir(os.path.join(site, pkg)):
-                args += ["--tmpfs", os.path.join(site, pkg)]
-    return args
+_posture: list = []
 
 
-def bwrap_command(scratch: Path, python: str) -> list[str]:
-    cmd = [bwrap_path(), "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-           "--ro-bind", "/usr", "/usr"]
-    for d in ("/bin", "/lib", "/lib64", "/sbin"):
-        if os.path.islink(d):
-            cmd += ["--symlink", os.readlink(d), d]
-        elif os.path.isdir(d):
-            cmd += ["--ro-bind", d, d]
-    for f in ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf"):
-        if os.path.exists(f):
-            cmd += ["--ro-bind", f, f]
-    # /tmp first: the Python mounts may live under /tmp (a venv in a temporary clone) and must stay visible
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    cmd += _python_mounts()
-    cmd += ["--bind", str(scratch), "/sandbox", "--chdir", "/sandbox",
-            "--unshare-user", "--uid", "65534", "--gid", "65534", "--hostname", "sandbox"]
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/mpl",
-           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8"}
-    for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # numpy on this CPU needs them: not secrets
-        if key in os.environ:
-            env[key] = os.environ[key]
-    for k, v in env.items():
-        cmd += ["--setenv", k, v]
-    return cmd + [python, "-I", "/sandbox/harness.py"]
+def posture(refresh: bool = False) -> Posture:
+    if _posture and not refresh:
+        return _posture[0]
+    problems, warnings = [], []
+    drop_to = None
+    if bwrap_path() is None:
+        problems.append(INSTALL_HINT)
+    if os.geteuid() == 0:
+        drop_to = sandbox_account()
+        if drop_to is None:
+            problems.append(f"the grader runs as root but the account '{bwrap.SANDBOX_USER}' does not exist, so "
+                            "student code would run as host root: create it with 'bash scripts/install-system-deps.sh' "
+                            f"(or: useradd --system --user-group --no-create-home --shell /usr/sbin/nologin "
+                            f"{bwrap.SANDBOX_USER})")
+        if not os.access(bwrap.SETPRIV, os.X_OK):
+            problems.append(f"{bwrap.SETPRIV} (util-linux) is missing: it drops root before student code runs")
+    program, note = syscall_filter.program()
+    if program is None:
+        warnings.append(note)
+    support = cgroups.detect()
+    if support.version is None or support.missing:
+        warnings.append(support.reason + "; falling back to per-process limits (RLIMIT_AS, RLIMIT_NPROC)")
+    result = Posture(drop_to, program, note, support, problems, warnings)
+    _posture[:] = [result]
+    return result
 
 
-class _PidsCgroup:
-    """A cgroup-v1/v2 'pids' group capping processes when we are root (RLIMIT_NPROC doesn't bind root)."""
-
-    def __init__(self, limit: int):
-        self.path = None
-        for base in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
-            if os.path.exists(os.path.join(base, "cgroup.procs")) and os.access(base, os.W_OK):
-                path = os.path.join(base, f"autograder-{uuid.uuid4().hex[:12]}")
-                try:
-                    os.mkdir(path)
-                    with open(os.path.join(path, "pids.max"), "w") as f:
-                        f.write(str(limit))
-                    self.path = path
-                    break
-                except OSError:
-                    try:
-                        os.rmdir(path)
-                    except OSError:
-                        pass
-
-    def enter(self):  # runs in the child between fork and exec
-        if self.path:
-            with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
-                f.write(str(os.getpid()))
-
-    def close(self):
-        if not self.path:
-            return
-        for _ in range(50):
-            try:
-                with open(os.path.join(self.path, "cgroup.procs")) as f:
-                    pids = [int(p) for p in f.read().split()]
-                for pid in pids:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                os.rmdir(self.path)
-                return
-            except OSError:
-                time.sleep(0.02)
+def check_available() -> Posture:
+    """Raise SandboxUnavailable, saying what to do, unless a sandbox can start here and run the harness."""
+    p = posture()
+    if p.problems:
+        raise SandboxUnavailable(" ".join(p.problems))
+    probe = run(_probe_job(), Limits(total_seconds=60), sandboxed=True)
+    if not probe.started or not isinstance(probe.results, (bytes, str)):
+        tail = probe.log_tail.strip().splitlines()[-3:] or ["no output"]
+        raise SandboxUnavailable("bwrap is installed but cannot run the grading harness here: " + " / ".join(tail) +
+                                 " (user namespaces may be disabled: sysctl kernel.unprivileged_userns_clone=1; "
+                                 "run 'python -m autograder doctor')")
+    return p
 
 
-def _limit_child(limits: Limits, cgroup: _PidsCgroup | None):
+def _probe_job() -> bytes:
+    return wire.json_frame("job", {"cells": [{"index": 0, "source": "x = 1"}], "tests": [],
+                                   "limits": {"cell_seconds": 30, "test_seconds": 30}})
+
+
+# ---------------------------------------------------------------------------------------------
+# running
+# ---------------------------------------------------------------------------------------------
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _limit_child(limits: Limits, group: cgroups.RunGroup | None, drop: bool):
     def apply():
         os.setsid()
-        if cgroup is not None:
-            cgroup.enter()
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        if group is not None:
+            group.enter()
+        if group is None or "memory" not in group.dirs and "" not in group.dirs:
+            resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if os.geteuid() != 0:
-            # counts every process of this user, so leave room for the ones already running
+        if group is None or ("pids" not in group.dirs and "" not in group.dirs):
+            # counts every process of the account: leave room for the ones running (other sandboxes too)
             running = sum(1 for p in os.listdir("/proc") if p.isdigit())
-            cap = running + limits.max_processes
+            cap = running + limits.max_processes * (8 if drop else 1)
             resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
     return apply
 
 
-@dataclass
-class RunResult:
-    returncode: int | None
-    reason: str | None          # why it was stopped: "time limit", "cell time limit", ... or None
-    elapsed: float
-    log_tail: str
+class _Collector:
+    """Reads the run's three pipes (results, raw output, bwrap status) until they close."""
 
+    def __init__(self, known_cells, known_tests, limits: Limits):
+        self.reader = wire.StreamReader(max_frame=MAX_RESULT_FRAME, max_total=MAX_RESULTS)
+        self.known_cells, self.known_tests = set(known_cells), set(known_tests)
+        self.seen: set = set()
+        self.limits = limits
+        self.results = None
+        self.arrays: dict[str, bytes] = {}
+        self.current = None                 # (kind, key, grader's monotonic time when it was received)
+        self.log = deque()
+        self.log_size = 0
+        self.output_bytes = 0
+        self.status = b""
+        self.lock = threading.Lock()
 
-def _last_event(progress: Path):
-    try:
-        lines = progress.read_text().splitlines()
-        return json.loads(lines[-1]) if lines else None
-    except (OSError, ValueError):
-        return None
+    def on_results(self, chunk: bytes):
+        for kind, name, payload in self.reader.feed(chunk):
+            if kind == b"A":
+                self.arrays[name] = payload
+            elif kind == b"J" and name == "results":
+                self.results = payload
+            elif kind == b"J" and name == "event" and len(payload) <= MAX_EVENT_BYTES:
+                self._event(payload)
 
-
-def run(scratch: Path, limits: Limits, sandboxed: bool = True, python: str | None = None) -> RunResult:
-    """Run the harness in ``scratch`` (which holds harness.py, job.json, inputs/, work/)."""
-    python = python or sys.executable
-    shutil.copy(HARNESS, scratch / "harness.py")
-    (scratch / "out").mkdir(exist_ok=True)
-    if sandboxed:
-        cmd = bwrap_command(scratch, python)
-        cgroup = _PidsCgroup(limits.max_processes) if os.geteuid() == 0 else None
-    else:
-        cmd = [python, "-I", str(scratch / "harness.py")]
-        cgroup = None
-    log_path = scratch / "sandbox.log"
-    start = time.monotonic()
-    reason = None
-    with open(log_path, "wb") as log:
-        env = None if sandboxed else {"PATH": os.environ.get("PATH", ""), "MPLBACKEND": "Agg",
-                                      "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "HOME": str(scratch)}
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                preexec_fn=_limit_child(limits, cgroup), env=env, cwd=scratch)
-        progress = scratch / "out" / "progress.jsonl"
+    def _event(self, payload: bytes):
         try:
-            while True:
+            event = json.loads(payload)
+        except (ValueError, RecursionError):
+            return
+        if not isinstance(event, dict):
+            return
+        kind, now = event.get("event"), time.monotonic()
+        with self.lock:
+            if kind == "cell_start" and type(event.get("index")) is int and event["index"] in self.known_cells:
+                key = ("cell", event["index"])
+            elif kind == "test_start" and isinstance(event.get("id"), str) and event["id"] in self.known_tests:
+                key = ("test", event["id"])
+            elif kind in ("cell_end", "test_end"):
+                self.current = None
+                return
+            else:
+                return
+            if key not in self.seen:        # each cell or test starts the clock once
+                self.seen.add(key)
+                self.current = (*key, now)
+
+    def on_output(self, chunk: bytes):
+        self.output_bytes += len(chunk)
+        self.log.append(chunk)
+        self.log_size += len(chunk)
+        while self.log_size - len(self.log[0]) >= LOG_TAIL:
+            self.log_size -= len(self.log.popleft())
+
+    def on_status(self, chunk: bytes):
+        if len(self.status) < 65536:
+            self.status += chunk
+
+    def started(self) -> bool:
+        for line in self.status.decode("utf-8", "replace").splitlines():
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(doc, dict) and "child-pid" in doc:
+                return True
+        return False
+
+    def log_tail(self) -> str:
+        return b"".join(self.log)[-LOG_TAIL:].decode("utf-8", "replace")
+
+    def pump(self, fds: dict[int, callable]):
+        sel = selectors.DefaultSelector()
+        for fd, handler in fds.items():
+            os.set_blocking(fd, False)
+            sel.register(fd, selectors.EVENT_READ, handler)
+        open_fds = set(fds)
+        while open_fds:
+            for key, _ in sel.select(timeout=1.0):
                 try:
-                    proc.wait(timeout=0.1)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-                now = time.monotonic()
-                if now - start > limits.total_seconds:
-                    reason = "total time limit"
+                    chunk = os.read(key.fd, 1 << 20)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    sel.unregister(key.fd)
+                    open_fds.discard(key.fd)
                 else:
-                    event = _last_event(progress)
-                    if event and event.get("event") in ("cell_start", "test_start"):
-                        limit = limits.cell_seconds if event["event"] == "cell_start" else limits.test_seconds
-                        if time.time() - event.get("time", time.time()) > limit + WATCHDOG_GRACE:
-                            reason = "cell time limit" if event["event"] == "cell_start" else "test time limit"
-                if reason:
-                    _kill(proc)
-                    break
-        finally:
-            if proc.poll() is None:
-                _kill(proc)
-            if cgroup is not None:
-                cgroup.close()
-    elapsed = time.monotonic() - start
+                    key.data(chunk)
+        sel.close()
+
+
+def run(job: bytes, limits: Limits, sandboxed: bool = True, *, deadline: float | None = None,
+        known_cells=(), known_tests=(), python: str | None = None) -> RunResult:
+    """Run the harness on ``job``; stop it at ``deadline`` (time.monotonic()) at the latest."""
+    python = python or sys.executable
+    start = time.monotonic()
+    deadline = min(deadline or float("inf"), start + limits.total_seconds)
+    cpu_limit = limits.cpu_seconds or limits.total_seconds
+    collector = _Collector(known_cells, known_tests, limits)
+    out_r, out_w = os.pipe()
+    log_r, log_w = os.pipe()
+    status_r, status_w = os.pipe()
+    to_close = [out_w, log_w, status_w]
+    group = None
+    tmp = None
     try:
-        with open(log_path, "rb") as f:
-            f.seek(max(0, log_path.stat().st_size - 4000))
-            tail = f.read().decode("utf-8", "replace")
-    except OSError:
-        tail = ""
-    return RunResult(proc.returncode, reason, elapsed, tail)
+        if sandboxed:
+            p = posture()
+            fds = {"job": _memfd("job", job), "harness": _memfd("harness", HARNESS.read_bytes()),
+                   "wire": _memfd("wire", WIRE.read_bytes()), "status": status_w}
+            if p.seccomp:
+                fds["seccomp"] = _memfd("seccomp", p.seccomp)
+            to_close += [fd for k, fd in fds.items() if k != "status"]
+            opts = bwrap.options(fds=fds, disk_bytes=limits.disk_bytes, drop_to=p.drop_to)
+            args_fd = _memfd("args", b"".join(a.encode() + b"\0" for a in opts))
+            to_close.append(args_fd)
+            cmd = [bwrap_path(), "--args", str(args_fd), "--"] + bwrap.command(python, out_w, p.drop_to)
+            pass_fds = (args_fd, out_w, *fds.values())
+            group = cgroups.RunGroup.create(p.cgroups, limits.memory_bytes, limits.max_processes) \
+                if p.cgroups.version else None
+            env, cwd, drop = {}, "/", p.drop_to is not None
+        else:
+            tmp = tempfile.TemporaryDirectory(prefix="autograde-")
+            (Path(tmp.name) / "job").write_bytes(job)
+            (Path(tmp.name) / "harness.py").write_bytes(HARNESS.read_bytes())
+            (Path(tmp.name) / "wire.py").write_bytes(WIRE.read_bytes())
+            cmd = [python, "-I", str(Path(tmp.name) / "harness.py"), str(Path(tmp.name) / "job"),
+                   str(Path(tmp.name) / "work"), str(out_w)]
+            pass_fds = (out_w,)
+            env = {"PATH": os.environ.get("PATH", ""), "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1",
+                   "OMP_NUM_THREADS": "1", "HOME": tmp.name}
+            cwd, drop = tmp.name, False
+            os.write(status_w, b'{"child-pid": 0}\n')
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_w, stderr=log_w, pass_fds=pass_fds,
+                                preexec_fn=_limit_child(limits, group, drop), env=env, cwd=cwd)
+    except BaseException:
+        for fd in to_close + [out_r, log_r, status_r]:
+            os.close(fd)
+        if group:
+            group.close()
+        if tmp:
+            tmp.cleanup()
+        raise
+    for fd in to_close:
+        os.close(fd)
+    pump = threading.Thread(target=collector.pump, daemon=True,
+                            args=({out_r: collector.on_results, log_r: collector.on_output,
+                                   status_r: collector.on_status},))
+    pump.start()
+    reason = None
+    try:
+        while True:
+            try:
+                proc.wait(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            reason = _over_limit(collector, group, limits, deadline, cpu_limit)
+            if reason:
+                break
+    finally:
+        _kill(proc, group)
+    pump.join(timeout=10)  # the pipes close when every process in the sandbox is gone
+    for fd in (out_r, log_r, status_r):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    collector.reader.close()
+    result = RunResult(
+        started=collector.started(), returncode=proc.returncode, reason=reason,
+        elapsed=time.monotonic() - start, log_tail=collector.log_tail(), results=collector.results,
+        arrays=collector.arrays, culprit=collector.current[:2] if collector.current else None,
+        stream_error=collector.reader.error)
+    if group is not None:
+        result.cpu_seconds = group.cpu_seconds()
+        result.peak_memory = group.peak_memory()
+        result.oom_killed = group.oom_killed()
+        group.close()
+    if tmp:
+        tmp.cleanup()
+    return result
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def _over_limit(collector: _Collector, group, limits: Limits, deadline: float, cpu_limit: float) -> str | None:
+    now = time.monotonic()
+    if now > deadline:
+        return "total time limit"
+    with collector.lock:
+        current = collector.current
+    if current:
+        kind, _, since = current
+        limit = limits.cell_seconds if kind == "cell" else limits.test_seconds
+        if now - since > limit + WATCHDOG_GRACE:
+            return f"{kind} time limit"
+    if collector.output_bytes > limits.output_bytes:
+        return "output limit"
+    if collector.reader.error:
+        return "results limit"
+    if group is not None:
+        used = group.cpu_seconds()
+        if used is not None and used > cpu_limit:
+            return "CPU time limit"
+    return None
+
+
+def _kill(proc: subprocess.Popen, group) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    if group is not None:
+        group.kill_all()
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable

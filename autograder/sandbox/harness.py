@@ -1,24 +1,36 @@
-"""Runs one submission inside the sandbox.  Standalone: it is copied into the sandbox on its own.
+"""Runs one submission inside the sandbox.  Standalone: it is copied in with ``wire.py`` only.
 
-Reads ``job.json`` (the notebook's code cells in order, and each test's plan of steps) and the
-input arrays ``inputs/*.npy`` that the grader chose; executes the cells with IPython (so magics
-work as in Jupyter), then performs each test's steps against the student's namespace; writes the
-values asked for as plain data -- ``out/results.json`` and ``out/*.npy`` -- and a progress log
-``out/progress.jsonl`` so the grader can tell which cell or test was running if this process dies.
+``python -I harness.py JOB WORKDIR OUTFD``.  Reads the job (:mod:`wire` frames: the notebook's code
+cells in order, each test's plan of steps, the input arrays the grader chose, the whitelisted
+files); executes the cells with IPython (so magics work as in Jupyter) in WORKDIR, then performs
+each test's steps against the student's namespace; sends the values asked for as plain data
+(``.npy`` frames and one JSON results frame) and progress events down the pipe OUTFD.
 
-Nothing written here is trusted: the grader reads it as data (JSON, ``.npy`` without pickles),
-re-validates it and judges it against its own references.
+Nothing sent here is trusted: the student's code runs in this interpreter and can write to the
+same pipe.  The grader reads the stream as data with budgets, decodes only the values its tests
+asked for, and judges them against its own references; events only tell it which cell was running.
 """
 import io
 import json
 import os
 import signal
 import sys
-import time
 import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "out")
+
+def _load_wire():
+    """wire.py sits beside this file; loaded by path (``python -I`` leaves this folder off sys.path)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("wire", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                       "wire.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+wire = _load_wire()
+
+OUT_FD = None            # the pipe to the grader (set in main)
 MAX_TEXT = 4000          # characters of captured output / error text kept per cell or test
 MAX_ITEMS = 10000        # list/tuple/dict entries encoded
 MAX_ARRAY_BYTES = 64 * 2**20
@@ -58,9 +70,14 @@ class CappedStream(io.TextIOBase):
         return "".join(self.parts) + tail
 
 
+def send(data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(OUT_FD, view):]
+
+
 def log(event, **fields):
-    with open(os.path.join(OUT, "progress.jsonl"), "a") as f:
-        f.write(json.dumps({"event": event, "time": time.time(), **fields}) + "\n")
+    send(wire.json_frame("event", {"event": event, **fields}))
 
 
 def short_error(exc):
@@ -100,8 +117,10 @@ class Encoder:
             if arr.nbytes > MAX_ARRAY_BYTES:
                 return {"unreadable": f"array of {arr.nbytes} bytes (limit {MAX_ARRAY_BYTES})"}
             self.count += 1
-            name = f"{self.prefix}_{self.count}.npy"
-            np.save(os.path.join(OUT, name), np.ascontiguousarray(arr), allow_pickle=False)
+            name = f"{self.prefix}_{self.count}"
+            buf = io.BytesIO()
+            np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+            send(wire.frame(b"A", name, buf.getvalue()))
             return {"array": name}
         return {"unreadable": f"a {type(value).__name__} object"}
 
@@ -114,6 +133,9 @@ class StepFailed(Exception):
         self.record = record
 
 
+INPUTS = {}              # input array name -> .npy bytes, from the job
+
+
 def decode_arg(spec, values, np, prefix):
     if "ref" in spec:
         v = values[spec["ref"]]
@@ -122,7 +144,7 @@ def decode_arg(spec, values, np, prefix):
         return v
     if "array" in spec:
         # a fresh copy for every use: the student's code may modify its arguments
-        return np.load(os.path.join(HERE, "inputs", f"{prefix}_{spec['array']}.npy"), allow_pickle=False)
+        return np.load(io.BytesIO(INPUTS[f"{prefix}_{spec['array']}"]), allow_pickle=False)
     if "lit" in spec:
         return spec["lit"]
     if "float" in spec:
@@ -207,10 +229,26 @@ def run_test(test, ns, np, seconds):
 
 
 # ---------------------------------------------------------------------------------------------
+def read_job(path, workdir):
+    with open(path, "rb") as f:
+        frames = wire.parse(f.read(), max_frame=2**40, max_total=2**40)  # the grader's own data
+    job = None
+    os.makedirs(workdir, exist_ok=True)
+    for kind, name, payload in frames:
+        if kind == b"J" and name == "job":
+            job = json.loads(payload)
+        elif kind == b"A":
+            INPUTS[name] = payload
+        elif kind == b"F":
+            with open(os.path.join(workdir, os.path.basename(name)), "wb") as f:
+                f.write(payload)
+    return job
+
+
 def main():
-    os.makedirs(OUT, exist_ok=True)
-    with open(os.path.join(HERE, "job.json")) as f:
-        job = json.load(f)
+    global OUT_FD
+    job_path, workdir, OUT_FD = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    job = read_job(job_path, workdir)
     limits = job["limits"]
     log("start")
 
@@ -220,7 +258,7 @@ def main():
     from IPython.core.interactiveshell import InteractiveShell
 
     signal.signal(signal.SIGALRM, on_alarm)
-    os.chdir(os.path.join(HERE, "work"))
+    os.chdir(workdir)
     sys.path.insert(0, os.getcwd())  # as in Jupyter, the notebook's folder is importable
     shell = InteractiveShell.instance(colors="nocolor")
     ns = shell.user_ns
@@ -248,11 +286,12 @@ def main():
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = saved
-        try:
-            import matplotlib.pyplot as plt
-            plt.close("all")
-        except Exception:  # noqa: BLE001 - the student may have broken matplotlib; not our concern
-            pass
+        plt = sys.modules.get("matplotlib.pyplot")  # importing pyplot costs a second: only if the notebook did
+        if plt is not None:
+            try:
+                plt.close("all")
+            except Exception:  # noqa: BLE001 - the student may have broken matplotlib; not our concern
+                pass
         results["cells"].append({"index": cell["index"], "status": status, "error": error, "stdout": captured.text()})
         log("cell_end", index=cell["index"], status=status)
 
@@ -263,9 +302,7 @@ def main():
         results["tests"][test["id"]] = run_test(test, ns, np, limits["test_seconds"])
         log("test_end", id=test["id"])
 
-    with open(os.path.join(OUT, "results.json"), "w") as f:
-        json.dump(results, f)
-    log("done")
+    send(wire.json_frame("results", results))
     sys.stdout.flush()
     os._exit(0)  # don't run the student's atexit handlers or wait for their threads
 
