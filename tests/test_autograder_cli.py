@@ -155,8 +155,9 @@ def test_plain_nbgrader_autograde_still_works_on_the_course(tmp_path):
 def test_a_sandbox_that_cannot_start_is_the_graders_failure_not_the_students(monkeypatch, tmp_path, capsys):
     from autograder import grading
     monkeypatch.setattr(grading.sandbox, "run",
-                        lambda scratch, limits, sandboxed=True, python=None:
-                        sandbox.RunResult(1, None, 0.0, "bwrap: execvp /opt/python: No such file or directory"))
+                        lambda job, limits, sandboxed=True, **kw:
+                        sandbox.RunResult(False, 1, None, 0.0, "bwrap: execvp /opt/python: No such file or directory"))
+    monkeypatch.setattr(sandbox, "check_available", lambda: sandbox.posture())  # the batch's probe passed
     samples = [s for s in build_samples(ROOT / "solutions/a1_neuron/a1_neuron.ipynb",
                                         ROOT / "assignments/a1_neuron/a1_neuron.ipynb") if s.name == "solution"]
     write_samples(samples, tmp_path / "subs", "a1_neuron")

@@ -114,7 +114,7 @@ def test_faults_come_with_a_reason(batch):
     assert "ran past the cell time limit" in reasons["solution_then_hang"]
     assert "ended the process" in reasons["solution_then_exit"]
     assert "ended the process" in reasons["attack_segfault"]
-    assert "not valid notebook JSON" in reasons["invalid_json"]
+    assert "not valid JSON" in reasons["invalid_json"]
     assert "was not submitted" in reasons["no_notebook"]
     assert "MiB" in reasons["huge_file"]
     assert "graded it as a1_neuron.ipynb" in reasons["solution_wrong_name"]

@@ -130,7 +130,7 @@ def posture(refresh: bool = False) -> Posture:
 
 def check_available() -> Posture:
     """Raise SandboxUnavailable, saying what to do, unless a sandbox can start here and run the harness."""
-    p = posture()
+    p = posture(refresh=True)
     if p.problems:
         raise SandboxUnavailable(" ".join(p.problems))
     probe = run(_probe_job(), Limits(total_seconds=60), sandboxed=True)
