@@ -159,6 +159,22 @@ def _memfd(name: str, data: bytes) -> int:
     return fd
 
 
+_fonts: list = []
+
+
+def _font_cache() -> tuple[str, bytes] | None:
+    """matplotlib's font list as the grader's own matplotlib built it: (file name, bytes), or None."""
+    if not _fonts:
+        try:
+            import matplotlib
+            from matplotlib import font_manager
+            name = f"fontlist-v{font_manager.FontManager.__version__}.json"
+            _fonts.append((name, (Path(matplotlib.get_cachedir()) / name).read_bytes()))
+        except (ImportError, OSError, AttributeError):
+            _fonts.append(None)
+    return _fonts[0]
+
+
 def _limit_child(limits: Limits, group: cgroups.RunGroup | None, drop: bool):
     def apply():
         os.setsid()
@@ -290,7 +306,13 @@ def run(job: bytes, limits: Limits, sandboxed: bool = True, *, deadline: float |
             if p.seccomp:
                 fds["seccomp"] = _memfd("seccomp", p.seccomp)
             to_close += [fd for k, fd in fds.items() if k != "status"]
-            opts = bwrap.options(fds=fds, disk_bytes=limits.disk_bytes, drop_to=p.drop_to)
+            fonts = _font_cache()
+            font_fd = _memfd("fonts", fonts[1]) if fonts else None
+            if font_fd is not None:
+                to_close.append(font_fd)
+                fds["fonts"] = font_fd
+            opts = bwrap.options(fds=fds, disk_bytes=limits.disk_bytes, drop_to=p.drop_to,
+                                 font_cache=(font_fd, fonts[0]) if fonts else None)
             args_fd = _memfd("args", b"".join(a.encode() + b"\0" for a in opts))
             to_close.append(args_fd)
             cmd = [bwrap_path(), "--args", str(args_fd), "--"] + bwrap.command(python, out_w, p.drop_to)

@@ -87,8 +87,13 @@ def _with_parents(path: str, made: set) -> list[str]:
     return args
 
 
-def options(*, fds: dict[str, int], disk_bytes: int, drop_to: Account | None) -> list[str]:
-    """bwrap's options (without the command).  ``fds``: job, harness, wire, seccomp (optional), status."""
+def options(*, fds: dict[str, int], disk_bytes: int, drop_to: Account | None,
+            font_cache: tuple[int, str] | None = None) -> list[str]:
+    """bwrap's options (without the command).  ``fds``: job, harness, wire, seccomp (optional), status.
+
+    ``font_cache``: (fd, file name) of matplotlib's font list, copied into its config folder so
+    that importing pyplot does not rebuild it (a second per submission).
+    """
     args = ["--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox"]
     if drop_to is None:  # unprivileged bwrap: a user namespace, and no further ones inside it
         args += ["--unshare-all", "--unshare-user", "--disable-userns", "--uid", "65534", "--gid", "65534"]
@@ -106,6 +111,9 @@ def options(*, fds: dict[str, int], disk_bytes: int, drop_to: Account | None) ->
             args += ["--ro-bind", f, f]
     # /tmp first: the Python trees may live under /tmp (a venv in a temporary clone) and must stay visible
     args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(disk_bytes), "--tmpfs", "/tmp"]
+    args += ["--perms", "1777", "--dir", ENV["MPLCONFIGDIR"]]
+    if font_cache is not None:
+        args += ["--perms", "0644", "--file", str(font_cache[0]), f"{ENV['MPLCONFIGDIR']}/{font_cache[1]}"]
     made: set = set()
     for tree in _python_trees():
         args += _with_parents(tree, made) + ["--ro-bind", tree, tree]
