@@ -7,13 +7,10 @@ from __future__ import annotations
 import errno
 import json
 import os
-import re
 import stat
 
 import numpy as np
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)   # a JSON string literal (linear time)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _CHUNK = 1 << 20
 
 
@@ -33,17 +30,26 @@ def _mib(n: int) -> str:
 
 
 def nesting_depth_exceeds(data: bytes, max_depth: int) -> bool:
-    """Whether brackets outside string literals nest deeper than ``max_depth`` (no recursion, no parsing)."""
-    brackets = _STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
-    depth = 0
-    for start in range(0, len(brackets), _CHUNK):
-        chunk = np.frombuffer(brackets, np.uint8, count=min(_CHUNK, len(brackets) - start), offset=start)
-        steps = np.where((chunk == ord("[")) | (chunk == ord("{")), 1, -1).astype(np.int64)
-        levels = np.cumsum(steps) + depth
-        if levels.max() > max_depth:
-            return True
-        depth = int(levels[-1])
-    return False
+    """Whether brackets outside string literals nest deeper than ``max_depth``: one linear, vectorised pass.
+
+    A quote ends or starts a string unless an odd run of backslashes precedes it; a bracket counts
+    when an even number of such quotes comes before it.  (Invalid JSON is refused later by the parser.)
+    """
+    raw = np.frombuffer(data, np.uint8)
+    if raw.size == 0:
+        return False
+    positions = np.arange(raw.size, dtype=np.int32 if raw.size < 2**31 else np.int64)
+    last_plain = np.maximum.accumulate(np.where(raw != ord("\\"), positions, -1))
+    quotes = np.flatnonzero(raw == ord('"'))
+    before = quotes - 1
+    run = np.where(before >= 0, before - last_plain[np.maximum(before, 0)], 0)  # backslashes right before
+    real_quotes = quotes[run % 2 == 0]
+    opening = (raw == ord("[")) | (raw == ord("{"))
+    closing = (raw == ord("]")) | (raw == ord("}"))
+    brackets = np.flatnonzero(opening | closing)
+    outside = np.searchsorted(real_quotes, brackets) % 2 == 0            # quotes before it: even
+    steps = np.where(opening[brackets[outside]], 1, -1)
+    return bool(steps.size) and int(np.cumsum(steps).max()) > max_depth
 
 
 def load_limited(data: bytes, *, max_bytes: int, max_depth: int = 64):

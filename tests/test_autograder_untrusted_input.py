@@ -352,3 +352,19 @@ def test_unusable_student_ids():
         assert submissions.unusable_id(bad)
     for good in ("12345", "jane.doe@uni.edu", "=1+2", "x" * 200):
         assert submissions.unusable_id(good) is None
+
+
+def test_depth_prescan_is_linear_on_escaped_quotes():
+    """A 2 MB run of escaped quotes after an open string made the old regex prescan quadratic (hours).
+
+    Run in a subprocess so a regression fails after a generous bound instead of hanging the suite.
+    """
+    import subprocess
+    import sys
+    code = ("from autograder import safejson\n"
+            "data = b'[\"' + b'\\\\\"' * 10**6\n"
+            "assert safejson.nesting_depth_exceeds(data, 64) is False\n"
+            "assert safejson.nesting_depth_exceeds(b'[\"x\"' + b'[' * 70, 64) is True\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == 0, proc.stderr
