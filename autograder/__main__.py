@@ -67,12 +67,14 @@ def grade(assignment_name: str, submissions: Path, out: Path, workers: int, cour
         write_feedback(r, list(assignment.notebooks), out / "feedback")
     if record_gradebook:
         from .gradebook import record, write_autograded
-        record(course, assignment, [r for r in results if r.status not in ("grader error", "refused")])
+        notes = record(course, assignment, [r for r in results if r.status not in ("grader error", "refused")])
         for r in results:
             if r.status == "refused":
                 continue
             found, _ = assignment.locate_notebooks(submissions / r.student_id / assignment_name)
-            write_autograded(course, assignment, r, found)
+            notes += write_autograded(course, assignment, r, found)
+        for note in notes:  # what could not be stored for the formgrader, and why
+            print(f"gradebook: {note}", file=sys.stderr)
     return results, crashed, elapsed
 
 

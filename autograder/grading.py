@@ -26,6 +26,7 @@ from .sandbox import wire
 
 MAX_RESULTS_BYTES = 32 * 2**20
 MAX_ATTEMPTS = 5
+MIN_RETRY_SECONDS = 5.0   # a retry with less time left than this could not even start the sandbox
 
 
 class GraderError(Exception):
@@ -153,7 +154,7 @@ def run_with_retries(cells, traces, limits, sandboxed, workdir_files) -> tuple[d
         run = sandbox.run(job, limits, sandboxed=sandboxed, deadline=deadline,
                           known_cells=[c.index for c in cells if c.index not in skip_cells],
                           known_tests=[c.key for c, _ in traces if c.key not in skip_tests])
-        if not run.started:
+        if not run.started and run.reason is None:
             # bwrap's own status says the harness never started: no student code ran, so the grader failed
             tail = run.log_tail.strip().splitlines()[-1:] or ["no output"]
             raise GraderError(f"the sandbox did not start ({_death_reason(run)}): {tail[0]}")
@@ -174,7 +175,7 @@ def run_with_retries(cells, traces, limits, sandboxed, workdir_files) -> tuple[d
         else:
             notes.append(f"the notebook could not be run: the process {why}")
             return None, skip_cells, skip_tests, notes
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline - MIN_RETRY_SECONDS:
             notes.append(f"the submission used up its {limits.total_seconds:g} s; what did not run earns nothing")
             return None, skip_cells, skip_tests, notes
     notes.append("gave up after repeated failures")

@@ -7,8 +7,6 @@ in the same batch are unaffected, and the grader's files, environment and gradeb
 """
 import hashlib
 import json
-import os
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -17,10 +15,10 @@ import pytest
 from autograder import sandbox
 from autograder.__main__ import grade
 from autograder.samples import ATTACKS, build_samples, write_samples
+from grading_helpers import canary_in_environment, scratch_course
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "a1_neuron"
-SECRET_ENV = "GRADER_SECRET_TOKEN"
 SECRET_VALUE = "tok-3141592653-do-not-leak"
 LIMITS = sandbox.Limits(cell_seconds=3, test_seconds=5, total_seconds=60)
 
@@ -35,13 +33,7 @@ def tree_digest(folder: Path) -> str:
     return h.hexdigest()
 
 
-def make_course(tmp: Path) -> Path:
-    course = tmp / "course"
-    course.mkdir()
-    shutil.copy(ROOT / "course" / "nbgrader_config.py", course)
-    (tmp / "solutions").symlink_to(ROOT / "solutions")
-    (tmp / "assignments").symlink_to(ROOT / "assignments")
-    return course
+make_course = scratch_course
 
 
 @pytest.fixture(scope="module")
@@ -55,12 +47,9 @@ def batch(tmp_path_factory):
     write_samples(samples, submissions, ASSIGNMENT)
     (submissions / "no_assignment_folder").mkdir()
     before = tree_digest(submissions)
-    os.environ[SECRET_ENV] = SECRET_VALUE
-    try:
+    with canary_in_environment(SECRET_VALUE):
         results, crashed, _ = grade(ASSIGNMENT, submissions, tmp / "out", workers=2, course=course, sandboxed=True,
                                     secret=12345, progress=False, limits=LIMITS)
-    finally:
-        del os.environ[SECRET_ENV]
     return {"samples": {s.name: s for s in samples}, "results": {r.student_id: r for r in results},
             "crashed": crashed, "out": tmp / "out", "course": course, "submissions": submissions,
             "digest_before": before}

@@ -5,9 +5,7 @@ defines the real answers, so a success would show up as points.  CI runs this as
 that matters most: the grader must then drop to its sandbox account before any student code runs.
 """
 import json
-import os
 import resource
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,11 +13,12 @@ import pytest
 from autograder import sandbox
 from autograder.__main__ import grade
 from autograder.samples import HOST_ATTACKS, Sample, build_host_attacks, build_samples, write_samples
+from grading_helpers import canary_in_environment, scratch_course
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "a1_neuron"
 NB = f"{ASSIGNMENT}.ipynb"
-CANARY_ENV, CANARY = "GRADER_SECRET_TOKEN", "tok-2718281828-must-not-leak"
+CANARY = "tok-2718281828-must-not-leak"
 LIMITS = sandbox.Limits(cell_seconds=3, test_seconds=5, total_seconds=40, memory_bytes=2**30)
 
 
@@ -42,10 +41,7 @@ def _stored_output_attack(solved: dict) -> dict:
 def batch(tmp_path_factory):
     sandbox.check_available()
     tmp = tmp_path_factory.mktemp("hardening")
-    course = tmp / "course"
-    course.mkdir()
-    shutil.copy(ROOT / "course" / "nbgrader_config.py", course)
-    (tmp / "solutions").symlink_to(ROOT / "solutions")
+    course = scratch_course(tmp)
     source, release = ROOT / "solutions" / ASSIGNMENT / NB, ROOT / "assignments" / ASSIGNMENT / NB
     base = {s.name: s for s in build_samples(source, release) if s.name in ("solution", "blank")}
     solved = _notebook(base["solution"])
@@ -72,12 +68,9 @@ def batch(tmp_path_factory):
 
     core_pattern = Path("/proc/sys/kernel/core_pattern").read_text()
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    os.environ[CANARY_ENV] = CANARY
-    try:
-        results, crashed, seconds = grade(ASSIGNMENT, subs, tmp / "out", workers=2, course=course, sandboxed=True,
-                                          secret=4242, progress=False, limits=LIMITS)
-    finally:
-        del os.environ[CANARY_ENV]
+    with canary_in_environment(CANARY):
+        results, crashed, _ = grade(ASSIGNMENT, subs, tmp / "out", workers=2, course=course, sandboxed=True,
+                                    secret=4242, progress=False, limits=LIMITS)
     return {"results": {r.student_id: r for r in results}, "crashed": crashed, "out": tmp / "out",
             "course": course, "core_pattern": core_pattern, "peak_before": peak_before,
             "peak_after": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}

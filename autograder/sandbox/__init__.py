@@ -360,7 +360,10 @@ def run(job: bytes, limits: Limits, sandboxed: bool = True, *, deadline: float |
             if reason:
                 break
     finally:
-        _kill(proc, group)
+        if proc.poll() is None:
+            _kill(proc, group)  # after proc is reaped its pid may be another run's process group: never killpg it
+        elif group is not None:
+            group.kill_all()    # anything it left behind
     pump.join(timeout=10)  # the pipes close when every process in the sandbox is gone
     for fd in (out_r, log_r, status_r):
         try:
