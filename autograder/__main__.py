@@ -21,8 +21,12 @@ def cmd_release(args) -> int:
 
 
 def grade(assignment_name: str, submissions: Path, out: Path, workers: int, course: Path, sandboxed: bool,
-          secret: int, progress: bool = True, record_gradebook: bool = True, limits: sandbox.Limits | None = None):
-    """Grade every student folder; returns (results, grader errors, seconds); writes them to ``out``."""
+          secret: int, progress: bool = True, record_gradebook: bool = True, limits: sandbox.Limits | None = None,
+          students: list[str] | None = None, tests: set[str] | None = None):
+    """Grade every student folder (or only ``students``, or only ``tests``); returns (results, grader errors,
+    seconds) and writes them to ``out``; records them in the course's gradebook unless ``record_gradebook`` is off.
+
+    Raises ValueError for an unknown assignment, student or test."""
     from tqdm.auto import tqdm
 
     from .assignment import Assignment
@@ -30,8 +34,15 @@ def grade(assignment_name: str, submissions: Path, out: Path, workers: int, cour
     from .report import write_feedback, write_grades_csv, write_report_json
     from .submissions import list_students
 
-    assignment = Assignment.load(paths.solutions_dir(course), assignment_name)
+    whole = assignment = Assignment.load(paths.solutions_dir(course), assignment_name)
+    if tests:
+        assignment = whole.only_tests(set(tests))
     folders = list_students(submissions, assignment_name)
+    if students:
+        missing = sorted(set(students) - {f.student_id for f in folders})
+        if missing:
+            raise ValueError(f"no folder for student(s) {', '.join(missing)} in {submissions}")
+        folders = [f for f in folders if f.student_id in set(students)]
     out.mkdir(parents=True, exist_ok=True)
     results, crashed = [], []
     for f in folders:
@@ -67,23 +78,33 @@ def grade(assignment_name: str, submissions: Path, out: Path, workers: int, cour
         write_feedback(r, list(assignment.notebooks), out / "feedback")
     if record_gradebook:
         from .gradebook import record, write_autograded
-        notes = record(course, assignment, [r for r in results if r.status not in ("grader error", "refused")])
+        recorded = record(course, assignment, [r for r in results if r.status not in ("grader error", "refused")],
+                          tests=set(tests) if tests else None)
+        notes = recorded.notes
         for r in results:
             if r.status == "refused":
                 continue
             found, _ = assignment.locate_notebooks(submissions / r.student_id / assignment_name)
-            notes += write_autograded(course, assignment, r, found)
+            notes += write_autograded(course, whole, r, found, only_tests=set(tests) if tests else None)
+        print(f"gradebook: {recorded.summary()}", file=sys.stderr)
         for note in notes:  # what could not be stored for the formgrader, and why
             print(f"gradebook: {note}", file=sys.stderr)
     return results, crashed, elapsed
 
 
 def print_table(results) -> None:
+    """The grade table, then every flag with its reason (flags ask a human to look; they change no score)."""
     width = max([len("student")] + [len(r.student_id) for r in results])
     print(f"{'student':<{width}}  {'score':>11}  flags  notes")
     for r in sorted(results, key=lambda r: r.student_id):
         note = r.reasons[0] if r.reasons else ""
         print(f"{r.student_id:<{width}}  {r.score:>5g} / {r.max_score:<3g}  {len(r.flags):>5}  {note[:70]}")
+    flagged = [r for r in sorted(results, key=lambda r: r.student_id) if r.flags]
+    if flagged:
+        print(f"\nflagged for review ({len(flagged)}):")
+        for r in flagged:
+            for flag in r.flags:
+                print(f"  {r.student_id}: {flag}")
 
 
 def cmd_grade(args) -> int:
@@ -91,6 +112,11 @@ def cmd_grade(args) -> int:
     submissions = Path(args.submissions)
     if not submissions.is_dir():
         print(f"error: --submissions {submissions} is not a folder", file=sys.stderr)
+        return 2
+    from .submissions import layout_problem
+    problem = layout_problem(submissions, args.assignment)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     sandboxed = not args.unsafe_no_sandbox
     if sandboxed:
@@ -108,12 +134,16 @@ def cmd_grade(args) -> int:
     try:
         results, crashed, elapsed = grade(args.assignment, submissions, Path(args.out), args.workers, course,
                                           sandboxed, secret, progress=not args.quiet,
-                                          record_gradebook=not args.no_gradebook)
+                                          record_gradebook=not args.no_gradebook, students=args.student,
+                                          tests=set(args.test) if args.test else None)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if not args.quiet:
         print_table(results)
+        if args.test:
+            print(f"regraded only {', '.join(args.test)}: the scores above cover those tests; the gradebook "
+                  "holds every test's score (nbgrader export)")
         print(f"graded {len(results)} submissions in {elapsed:.1f} s with {args.workers} workers; "
               f"wrote {args.out}/grades.csv, report.json, feedback/"
               + ("" if args.no_gradebook else f" and the gradebook in {course}"))
@@ -151,23 +181,45 @@ def cmd_doctor(args) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
-    parser.add_argument("--course", help="nbgrader course root (default: ./course or the repository's course/)")
+    parser.add_argument("--course", metavar="DIR",
+                        help="the nbgrader course root, the folder with nbgrader_config.py "
+                             "(default: ./course if it exists, else the repository's course/)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("release", help="build student notebooks in assignments/ from solutions/")
-    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                   help="assignments to release (default: every folder of solutions/ with a notebook)")
     p.set_defaults(func=cmd_release)
 
-    p = sub.add_parser("grade", help="grade DIR/<student_id>/<ASSIGNMENT>/*.ipynb into OUT")
-    p.add_argument("assignment", metavar="ASSIGNMENT")
-    p.add_argument("--submissions", required=True, metavar="DIR")
-    p.add_argument("--out", required=True, metavar="OUT")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N")
-    p.add_argument("--seed", type=int, help="grading seed (default: a fresh secret; it is recorded in report.json)")
-    p.add_argument("--unsafe-no-sandbox", action="store_true", help="run student code without bubblewrap")
+    p = sub.add_parser(
+        "grade", help="grade DIR/<student_id>/<ASSIGNMENT>/*.ipynb into OUT and the course's gradebook",
+        description="Run every submission in the sandbox, judge it against the course's reference, write OUT and "
+                    "record the scores in the course's nbgrader gradebook (hand grades, comments and extra credit "
+                    "entered in the formgrader are kept). Exit 0: all graded; 1: the grader failed on some "
+                    "submission (see stderr; they get a 'grader error' row); 2: a usage error.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment's folder name in the course's source "
+                                                            "(solutions/), e.g. a1_neuron")
+    p.add_argument("--submissions", required=True, metavar="DIR",
+                   help="the folder holding one folder per student: DIR/<student_id>/ASSIGNMENT/*.ipynb (nbgrader's "
+                        "submitted/ layout; `collect` makes it from an LMS zip)")
+    p.add_argument("--out", required=True, metavar="OUT",
+                   help="where to write grades.csv, report.json and feedback/<student>/ASSIGNMENT/*.html "
+                        "(created if missing; files of the same names are replaced)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+                   help="submissions graded at the same time; about one per CPU core (each sandbox uses one core)")
+    p.add_argument("--student", action="append", metavar="ID",
+                   help="grade only this student's folder (repeat for several); the others' grades stay as they are")
+    p.add_argument("--test", action="append", metavar="TEST",
+                   help="regrade only this test (its grade_id; repeat for several), e.g. after fixing it mid-term: "
+                        "only its score changes in the gradebook")
+    p.add_argument("--seed", type=int, help="grading seed (default: a fresh secret; it is recorded in report.json, "
+                                            "so a run can be repeated exactly)")
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="run student code WITHOUT bubblewrap, with your permissions (trusted notebooks only)")
     p.add_argument("--no-gradebook", action="store_true",
-                   help="a trial run: write OUT only, leave course/gradebook.db and course/autograded/ untouched")
-    p.add_argument("--quiet", action="store_true")
+                   help="a trial run: write OUT only, leave the course's gradebook.db and autograded/ untouched")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no grade table (errors still print)")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("collect", help="unpack an LMS (Moodle/Canvas) zip into DIR/<student>/<ASSIGNMENT>/")

@@ -47,6 +47,20 @@ class Assignment:
         return cls(name, directory, notebooks, limits, list(config.get("files", [])))
 
     @property
+    def test_names(self) -> list[str]:
+        return [c.key for cells in self.notebooks.values() for c in cells if c.role == "test"]
+
+    def only_tests(self, names: set[str]) -> "Assignment":
+        """The same assignment with only the named tests (a regrade of the tests an instructor fixed)."""
+        unknown = sorted(set(names) - set(self.test_names))
+        if unknown:
+            raise ValueError(f"assignment '{self.name}' has no test {', '.join(unknown)} "
+                             f"(its tests: {', '.join(self.test_names)})")
+        notebooks = {nb: [c for c in cells if c.role != "test" or c.key in names]
+                     for nb, cells in self.notebooks.items()}
+        return replace(self, notebooks=notebooks)
+
+    @property
     def max_score(self) -> float:
         return sum(c.points for cells in self.notebooks.values() for c in cells if c.role == "test")
 
@@ -54,7 +68,7 @@ class Assignment:
         """Map each source notebook to the submitted file; a lone misnamed notebook is accepted, with a note."""
         notes = []
         if not student_dir.is_dir():
-            return {}, [f"no folder for this assignment in the submission"]
+            return {}, ["no folder for this assignment in the submission"]
         submitted = {p.stem: p for p in sorted(student_dir.glob("*.ipynb")) if p.is_file() and not p.is_symlink()}
         found = {name: submitted[name] for name in self.notebooks if name in submitted}
         missing = [n for n in self.notebooks if n not in found]

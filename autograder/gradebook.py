@@ -7,18 +7,20 @@ the grader's verdicts as their only outputs, and nothing else a student could ha
 """
 from __future__ import annotations
 
-import contextlib
 import copy
+import html
 import json
 import os
 import re
 import sys
 import warnings
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from nbconvert.preprocessors.sanitize import SanitizeHTML
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader import api as gb_api
+from nbgrader.api import Gradebook
 
 from .assignment import Assignment
 from .grading import SubmissionResult
@@ -33,16 +35,19 @@ def db_url(course: Path) -> str:
     return f"sqlite:///{(course / 'gradebook.db').resolve()}"
 
 
-def _ensure_assignment(gb: Gradebook, assignment: Assignment) -> None:
-    gb.update_or_create_assignment(assignment.name)
-    for nb, cells in assignment.notebooks.items():
-        gb.update_or_create_notebook(nb, assignment.name)
-        for c in cells:
-            if c.role in ("test", "manual") and c.key:
-                gb.update_or_create_grade_cell(c.key, nb, assignment.name, max_score=c.points,
-                                               cell_type="code" if c.cell_type == "code" else "markdown")
-            if c.role in ("answer", "manual") and c.key:
-                gb.update_or_create_solution_cell(c.key, nb, assignment.name)
+@dataclass
+class Recorded:
+    """What :func:`record` did: students stored, what an instructor entered that was kept, what was not stored."""
+    students: list[str] = field(default_factory=list)
+    kept_scores: int = 0        # hand grades (and overrides of test scores) entered in the formgrader
+    kept_comments: int = 0
+    kept_extra_credit: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        kept = (f"kept {self.kept_scores} hand grade(s), {self.kept_comments} comment(s) and "
+                f"{self.kept_extra_credit} extra credit(s) entered by hand (a regrade never changes them)")
+        return f"recorded {len(self.students)} submission(s); " + kept
 
 
 def _alembic_on_path() -> None:
@@ -52,38 +57,145 @@ def _alembic_on_path() -> None:
         os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
 
 
-def record(course: Path, assignment: Assignment, results: list[SubmissionResult]) -> list[str]:
-    """Store every result's scores in ``course/gradebook.db``; a student whose rows fail is rolled back and noted."""
+def _begin(db) -> None:
+    """Open the SQLite transaction now.  Python's sqlite3 opens one only before the first INSERT/UPDATE, so a
+    SAVEPOINT issued earlier would start the transaction itself and its RELEASE would commit everything so far."""
+    raw = db.connection().connection.dbapi_connection
+    if not raw.in_transaction:
+        raw.execute("BEGIN")
+
+
+def _one(db, model, **match):
+    return db.query(model).filter_by(**match).one_or_none()
+
+
+def _sync_assignment(db, assignment: Assignment) -> gb_api.Assignment:
+    """The assignment's notebooks and graded/answer cells in the gradebook, created or updated, never removed."""
+    row = _one(db, gb_api.Assignment, name=assignment.name)
+    if row is None:
+        row = gb_api.Assignment(name=assignment.name)
+        db.add(row)
+    for nb_name, cells in assignment.notebooks.items():
+        notebook = _one(db, gb_api.Notebook, name=nb_name, assignment=row) if row.id else None
+        if notebook is None:
+            notebook = gb_api.Notebook(name=nb_name, assignment=row)
+            db.add(notebook)
+        db.flush()
+        for c in cells:
+            if c.role in ("test", "manual") and c.key:
+                cell = _one(db, gb_api.GradeCell, name=c.key, notebook=notebook)
+                if cell is None:
+                    cell = gb_api.GradeCell(name=c.key, notebook=notebook)
+                    db.add(cell)
+                cell.max_score = c.points
+                cell.cell_type = "code" if c.cell_type == "code" else "markdown"
+            if c.role in ("answer", "manual") and c.key and _one(db, gb_api.SolutionCell, name=c.key,
+                                                                  notebook=notebook) is None:
+                db.add(gb_api.SolutionCell(name=c.key, notebook=notebook))
+    db.flush()
+    return row
+
+
+def _submission(db, assignment: gb_api.Assignment, student_id: str) -> gb_api.SubmittedAssignment:
+    """The student's submission with a row for every notebook, grade and comment; existing rows are kept as they are."""
+    if _one(db, gb_api.Student, id=student_id) is None:
+        db.add(gb_api.Student(id=student_id))
+    sub = _one(db, gb_api.SubmittedAssignment, assignment=assignment, student_id=student_id)
+    if sub is None:
+        sub = gb_api.SubmittedAssignment(assignment=assignment, student_id=student_id)
+        db.add(sub)
+    db.flush()
+    for notebook in assignment.notebooks:
+        snb = _one(db, gb_api.SubmittedNotebook, assignment=sub, notebook=notebook)
+        if snb is None:
+            snb = gb_api.SubmittedNotebook(assignment=sub, notebook=notebook)
+            db.add(snb)
+            db.flush()
+        have_grades = {g.cell_id for g in snb.grades}
+        have_comments = {c.cell_id for c in snb.comments}
+        for cell in notebook.grade_cells:
+            if cell.id not in have_grades:
+                db.add(gb_api.Grade(cell_id=cell.id, notebook=snb))
+        for cell in notebook.solution_cells:
+            if cell.id not in have_comments:
+                db.add(gb_api.Comment(cell_id=cell.id, notebook=snb))
+    db.flush()
+    return sub
+
+
+def _store(db, sub: gb_api.SubmittedAssignment, result: SubmissionResult, tests: set | None,
+           first_answers: dict[str, str], recorded: Recorded) -> None:
+    """Autograder fields only: ``auto_score`` of the tests graded, ``flagged``, and ``auto_comment`` (the flags'
+    reasons, on the notebook's first answer cell, where the formgrader shows them).
+
+    ``manual_score``, ``extra_credit`` and ``manual_comment`` belong to the instructor and are never written
+    (nbgrader's rule: autograding never overwrites a manual score).
+    """
+    verdicts = {(t.notebook, t.test_id): t for t in result.tests}
+    for snb in sub.notebooks:
+        nb_name = snb.notebook.name
+        flags = [f.split(": ", 1)[1] for f in result.flags if f.startswith(nb_name + ": ")]
+        for grade in snb.grades:
+            name = grade.cell.name
+            verdict = verdicts.get((nb_name, name))
+            if verdict is not None and (tests is None or name in tests):
+                grade.auto_score = verdict.points
+                grade.needs_manual_grade = False
+            elif verdict is None and grade.manual_score is None and grade.auto_score is None:
+                grade.needs_manual_grade = True      # a written answer nobody has graded yet
+            recorded.kept_scores += grade.manual_score is not None
+            recorded.kept_extra_credit += bool(grade.extra_credit)
+        if tests is None:
+            if flags:
+                snb.flagged = True                   # never cleared here: the instructor may have flagged it
+            comments = sorted(snb.comments, key=lambda c: c.cell.name != first_answers.get(nb_name))
+            for comment in comments:
+                comment.auto_comment = None
+            if flags and comments:
+                comments[0].auto_comment = "Flagged by the autograder: " + "; ".join(flags)
+        recorded.kept_comments += sum(1 for c in snb.comments if c.manual_comment)
+
+
+def record(course: Path, assignment: Assignment, results: list[SubmissionResult],
+           tests: set[str] | None = None) -> Recorded:
+    """Store the results in ``course/gradebook.db`` in ONE transaction: all of them, or (interrupted) none.
+
+    A student whose rows fail is rolled back alone (a savepoint) and noted; the others are committed.
+    With ``tests``, only those tests' scores are written (a regrade of one test after fixing it).
+    """
     _alembic_on_path()
-    notes = []
+    recorded = Recorded()
     with warnings.catch_warnings(), Gradebook(db_url(course)) as gb:
-        # nbgrader's own add_submission trips SQLAlchemy's autoflush warnings; they are harmless
         warnings.filterwarnings("ignore", module="nbgrader")
         warnings.filterwarnings("ignore", message=".*not in session.*")
-        _ensure_assignment(gb, assignment)
-        for r in results:
-            why = unusable_id(r.student_id)
-            if why:
-                notes.append(f"{r.student_id!r}: not recorded ({why})")
-                continue
-            try:
-                gb.update_or_create_student(r.student_id)
+        db = gb.db
+        try:
+            _begin(db)
+            row = _sync_assignment(db, assignment)
+            first_answers = {nb: next((c.key for c in cells if c.role in ("answer", "manual") and c.key), "")
+                             for nb, cells in assignment.notebooks.items()}
+            for r in results:
+                why = unusable_id(r.student_id)
+                if why:
+                    recorded.notes.append(f"{r.student_id!r}: not recorded ({why})")
+                    continue
+                savepoint = db.begin_nested()
                 try:
-                    gb.remove_submission(assignment.name, r.student_id)
-                except MissingEntry:
-                    pass
-                gb.add_submission(assignment.name, r.student_id)
-                for t in r.tests:
-                    grade = gb.find_grade(t.test_id, t.notebook, assignment.name, r.student_id)
-                    grade.auto_score = t.points
-                    grade.needs_manual_grade = False
-                gb.db.commit()
-            except Exception as exc:  # one student's rows must not stop the others', nor stay half-written
-                gb.db.rollback()
-                with contextlib.suppress(Exception):
-                    gb.remove_submission(assignment.name, r.student_id)
-                notes.append(f"{r.student_id}: not recorded ({type(exc).__name__}: {exc})")
-    return notes
+                    unknown = sorted({(t.notebook, t.test_id) for t in r.tests}
+                                     - {(c.notebook.name, c.name) for nb in row.notebooks for c in nb.grade_cells})
+                    if unknown:
+                        raise ValueError(f"tests the gradebook does not have: {unknown[:3]}")
+                    _store(db, _submission(db, row, r.student_id), r, tests, first_answers, recorded)
+                    savepoint.commit()
+                    recorded.students.append(r.student_id)
+                except Exception as exc:  # one student's rows must not stop the others', nor stay half-written
+                    savepoint.rollback()
+                    recorded.notes.append(f"{r.student_id}: not recorded ({type(exc).__name__}: {exc})")
+            db.commit()
+        except BaseException:
+            db.rollback()                            # interrupted or failed: the gradebook stays as it was
+            raise
+    return recorded
 
 
 # ---------------------------------------------------------------------------------------------
@@ -113,13 +225,15 @@ def _nbgrader_meta(cell) -> dict:
     return nb if isinstance(nb, dict) else {}
 
 
-def autograded_notebook(submitted, source, tests: dict[str, str], verdicts: dict[str, str]) -> dict:
+def autograded_notebook(submitted, source, tests: dict[str, str], verdicts: dict[str, str],
+                        banner: str | None = None) -> dict:
     """The notebook to show for a submission: ``submitted``'s answers only, everything else from trusted input.
 
     ``source`` is the source notebook's JSON (its nbgrader metadata and kernel are used), ``tests``
     maps a test's grade_id to its visible source, ``verdicts`` to the grader's verdict line.  Every
     code output is dropped except a test's verdict; markdown and raw cells are sanitised unless their
-    text is the source's own; cell attachments and all other metadata are dropped.
+    text is the source's own; cell attachments and all other metadata are dropped.  ``banner`` (markdown from
+    the grader, e.g. why the submission was flagged) becomes the first cell.
     """
     if not isinstance(submitted, dict) or not isinstance(submitted.get("cells"), list):
         raise NotebookError("not a Jupyter notebook (no list of cells)")
@@ -131,6 +245,9 @@ def autograded_notebook(submitted, source, tests: dict[str, str], verdicts: dict
         if c.get("cell_type") in ("markdown", "raw"):
             trusted_texts.add(_text(c.get("source")))
     cells, used_keys, used_ids = [], set(), set()
+    if banner:
+        cells.append({"cell_type": "markdown", "id": "autograder-banner", "metadata": {}, "source": _clean_html(banner)})
+        used_ids.add("autograder-banner")
     for i, raw in enumerate(submitted["cells"]):
         if not isinstance(raw, dict) or raw.get("cell_type") not in ("code", "markdown", "raw"):
             continue
@@ -178,9 +295,42 @@ def _write_no_follow(path: Path, text: str) -> None:
         f.write(text)
 
 
+VERDICT_PREFIX = "[autograder] "
+
+
+def previous_verdicts(path: Path) -> dict[str, str]:
+    """The verdict lines of an autograded notebook we wrote earlier (grade_id -> text), or {} if there is none."""
+    try:
+        nb = load_notebook_json(path)
+    except (NotebookError, OSError):
+        return {}
+    found = {}
+    for cell in nb.get("cells", []) if isinstance(nb, dict) else []:
+        key = _nbgrader_meta(cell).get("grade_id")
+        outputs = cell.get("outputs") if isinstance(cell, dict) else None
+        if isinstance(key, str) and isinstance(outputs, list) and len(outputs) == 1 and isinstance(outputs[0], dict):
+            text = _text(outputs[0].get("text"))
+            if text.startswith(VERDICT_PREFIX):
+                found[key] = text
+    return found
+
+
+def flag_banner(result: SubmissionResult, notebook: str) -> str | None:
+    """Markdown naming why this notebook was flagged, for the instructor looking at it in the formgrader."""
+    flags = [f.split(": ", 1)[1] for f in result.flags if f.startswith(notebook + ": ")]
+    if not flags:
+        return None
+    lines = "\n".join(f"- {html.escape(f)}" for f in flags)
+    return (f"**Flagged by the autograder for a human to look at** (a flag changes no score):\n\n{lines}")
+
+
 def write_autograded(course: Path, assignment: Assignment, result: SubmissionResult,
-                     submitted: dict[str, Path]) -> list[str]:
-    """Write each submitted notebook's :func:`autograded_notebook`; never raises, returns what was not written."""
+                     submitted: dict[str, Path], only_tests: set[str] | None = None) -> list[str]:
+    """Write each submitted notebook's :func:`autograded_notebook`; never raises, returns what was not written.
+
+    ``assignment`` is the whole assignment.  With ``only_tests`` (a regrade of some tests), the other tests keep
+    the verdicts of the notebook written before.
+    """
     try:
         folder = autograded_folder(course, result.student_id, assignment.name)
     except (ValueError, OSError) as exc:
@@ -190,14 +340,15 @@ def write_autograded(course: Path, assignment: Assignment, result: SubmissionRes
     for nb, path in submitted.items():
         try:
             tests = {c.key: _strip_hidden(c.source) for c in assignment.notebooks[nb] if c.role == "test" and c.key}
-            verdicts = {}
+            verdicts = previous_verdicts(folder / f"{nb}.ipynb") if only_tests is not None else {}
             for key in tests:
                 t = by_test.get((nb, key))
-                if t:
+                if t and (only_tests is None or key in only_tests):
                     verdict = "passed" if t.passed else "failed"
-                    verdicts[key] = f"[autograder] {verdict} ({t.points:g}/{t.max_points:g}): {t.message}\n"
+                    verdicts[key] = f"{VERDICT_PREFIX}{verdict} ({t.points:g}/{t.max_points:g}): {t.message}\n"
             notebook = autograded_notebook(load_notebook_json(Path(path)),
-                                           load_notebook_json(assignment.directory / f"{nb}.ipynb"), tests, verdicts)
+                                           load_notebook_json(assignment.directory / f"{nb}.ipynb"), tests, verdicts,
+                                           banner=flag_banner(result, nb))
             folder.mkdir(parents=True, exist_ok=True)
             _write_no_follow(folder / f"{nb}.ipynb", json.dumps(notebook, indent=1))
         except NotebookError as exc:

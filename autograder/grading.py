@@ -168,7 +168,8 @@ def run_with_retries(cells, traces, limits, sandboxed, workdir_files) -> tuple[d
         culprit = run.culprit
         if culprit and culprit[0] == "cell" and culprit[1] not in skip_cells:
             skip_cells[culprit[1]] = why
-            notes.append(f"notebook cell {culprit[1] + 1} {why}; it was skipped and the rest graded")
+            where = next((c.label for c in cells if c.index == culprit[1]), "") or f"code cell {culprit[1] + 1}"
+            notes.append(f"{where} {why}; it was skipped and the rest graded")
         elif culprit and culprit[0] == "test" and culprit[1] not in skip_tests:
             skip_tests[culprit[1]] = why
             notes.append(f"your code, called by test '{culprit[1]}', {why}")
@@ -300,7 +301,7 @@ def grade_notebook(nb_name: str, source_cells: list[Cell], path: Path | None, st
     for c in merged.cells:
         if c.role in ("answer", "manual", "plain") and c is not None:
             for flag in staticcheck.flags_for(c.source):
-                result.flags.append(f"{nb_name}: cell {c.index + 1}: {flag}")
+                result.flags.append(f"{nb_name}: {c.label}: {flag}")
 
     traces = [(c, trace_test(c, _seed(secret, student_id, f"{nb_name}/{c.key}"))) for c in test_cells]
     data, skip_cells, skip_tests, notes = run_with_retries(merged.cells, traces, limits, sandboxed, workdir_files)
@@ -308,13 +309,13 @@ def grade_notebook(nb_name: str, source_cells: list[Cell], path: Path | None, st
     if data is None:
         return fail_all("; ".join(notes) if notes else "the notebook could not be run")
 
-    known_cells = {c.index for c in merged.cells}
+    label_of = {c.index: c.label for c in merged.cells}
     for cell_info in data["cells"]:
         index, error = cell_info.get("index"), cell_info.get("error")
-        if cell_info.get("status") in ("error", "timeout") and type(index) is int and index in known_cells \
+        if cell_info.get("status") in ("error", "timeout") and type(index) is int and index in label_of \
                 and isinstance(error, list) and len(error) == 2:
             kind, msg = (str(x)[:300] for x in error)
-            result.cell_errors.append(f"{nb_name}: cell {index + 1}: {kind}: {msg}")
+            result.cell_errors.append(f"{nb_name}: {label_of[index]}: {kind}: {msg}")
 
     nnkit_names = _nnkit_names(merged.cells)
     for cell, trace in traces:

@@ -7,7 +7,8 @@ submission -- the tests come from the source, so a deleted or edited test cell c
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import safejson
@@ -28,6 +29,7 @@ class Cell:
     key: str | None          # nbgrader grade_id, else the cell id
     role: str                # "test", "answer", "manual", "locked", "plain"
     points: float = 0.0
+    label: str = ""          # where the cell is, as a student sees it in Jupyter (set by :func:`merge`)
 
     @property
     def is_code(self) -> bool:
@@ -108,11 +110,51 @@ class Merged:
     edited_tests: list[str] = field(default_factory=list)
 
 
+HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+def part_headings(cells: list[Cell]) -> dict[int, str]:
+    """Each cell's index -> the text of the last markdown heading above it ("" before the first heading)."""
+    current, found = "", {}
+    for c in cells:
+        if c.cell_type == "markdown":
+            headings = HEADING.findall(c.source)
+            if headings:
+                current = re.sub(r"[*_`]", "", headings[-1]).strip()[:80]
+        found[c.index] = current
+    return found
+
+
+def _where(heading: str, what: str) -> str:
+    return f"“{heading}”, {what}" if heading else what
+
+
+def _source_labels(source: list[Cell]) -> dict[int, str]:
+    """A label for each source code cell: the part's heading and the cell's name (or its number in the part)."""
+    headings, labels, counts = part_headings(source), {}, {}
+    for c in source:
+        if not c.is_code:
+            continue
+        heading = headings[c.index]
+        counts[heading] = counts.get(heading, 0) + 1
+        if c.key and not c.key.startswith("id:"):
+            kind = {"answer": "answer cell", "manual": "answer cell", "test": "test"}.get(c.role, "cell")
+            labels[c.index] = _where(heading, f"{kind} {c.key}")
+        else:
+            labels[c.index] = _where(heading, f"code cell {counts[heading]} of this part")
+    return labels
+
+
 def merge(source: list[Cell], submission: list[Cell]) -> Merged:
-    """The source's code cells in order, answers taken from the submission, student cells kept in place."""
+    """The source's code cells in order, answers taken from the submission, student cells kept in place.
+
+    The merged cells are numbered 0, 1, ... in execution order (their ``index``), and each carries a
+    ``label`` naming it as the student sees it: the part's heading and the cell's name.
+    """
     by_key = {c.key: c for c in submission if c.key is not None and c.is_code}
     source_keys = {c.key for c in source if c.key is not None}
-    src_by_key = {c.key: c for c in source if c.key is not None}
+    labels = _source_labels(source)
+    source_by_key = {c.key: c for c in source if c.key is not None}
 
     # student-added (unmatched) code cells, attached to the matched cell they follow
     extras: dict[str | None, list[Cell]] = {None: []}
@@ -121,11 +163,17 @@ def merge(source: list[Cell], submission: list[Cell]) -> Merged:
         if c.key in source_keys:
             anchor = c.key
         elif c.is_code:
-            extras.setdefault(anchor, []).append(c)
+            if anchor is None:
+                where = "a cell you added at the top of the notebook"
+            else:
+                at = labels.get(source_by_key[anchor].index) or f"cell {anchor}"
+                where = f"a cell you added after {at}"
+            extras.setdefault(anchor, []).append(replace(c, label=where))
 
     merged = Merged(cells=list(extras[None]))
     for s in source:
         if s.is_code:
+            label = labels[s.index]
             if s.role == "test":
                 sub = by_key.get(s.key)
                 if sub is None:
@@ -139,13 +187,15 @@ def merge(source: list[Cell], submission: list[Cell]) -> Merged:
                 if sub is None:
                     merged.notes.append(f"answer cell '{s.key}' is missing from the submission")
                 else:
-                    merged.cells.append(Cell(s.index, "code", sub.source, s.key, s.role))
+                    merged.cells.append(Cell(s.index, "code", sub.source, s.key, s.role, label=label))
             elif s.role == "locked":
-                merged.cells.append(s)  # instructor code: always the source version
+                merged.cells.append(replace(s, label=label))  # instructor code: always the source version
             else:  # a plain cell the student was free to edit
                 sub = by_key.get(s.key)
-                merged.cells.append(Cell(s.index, "code", sub.source, s.key, "plain") if sub else s)
+                merged.cells.append(Cell(s.index, "code", sub.source if sub else s.source, s.key, "plain", label=label))
         merged.cells.extend(extras.get(s.key, []))
+    # one number per executed cell: source and submission indices could otherwise collide
+    merged.cells = [replace(c, index=i) for i, c in enumerate(merged.cells)]
     return merged
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .grading import SubmissionResult
 
-CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "manual_points_pending", "status", "flags", "reasons"]
+CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "manual_points_pending", "status", "flags", "reasons",
+               "flag_reasons"]
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -31,7 +32,8 @@ def write_grades_csv(results: list[SubmissionResult], path: Path) -> None:
         writer.writerow(CSV_COLUMNS)
         for r in sorted(results, key=lambda r: r.student_id):
             writer.writerow([csv_text(r.student_id), csv_text(r.assignment), f"{r.score:g}", f"{r.max_score:g}",
-                             f"{r.manual_max:g}", csv_text(r.status), len(r.flags), csv_text(" | ".join(r.reasons))])
+                             f"{r.manual_max:g}", csv_text(r.status), len(r.flags), csv_text(" | ".join(r.reasons)),
+                             csv_text(" | ".join(r.flags))])
 
 
 def write_report_json(results: list[SubmissionResult], path: Path, meta: dict) -> None:

@@ -88,4 +88,59 @@ def list_students(submissions: Path, assignment: str) -> list[StudentFolder]:
     return folders
 
 
-__all__ = ["StudentFolder", "list_students", "inspect_student", "unusable_id", "MAX_ENTRIES"]
+EXPECTED_LAYOUT = """expected layout (one folder per student, nbgrader's submitted/ layout):
+    DIR/<student_id>/{assignment}/<notebook>.ipynb
+e.g. DIR/alice/{assignment}/{assignment}.ipynb and DIR/bob/{assignment}/{assignment}.ipynb
+An LMS download (Moodle, Canvas) is turned into this layout by `python -m autograder collect`."""
+
+
+def _describe(entry: os.DirEntry, assignment: str) -> str:
+    """One line on what a top-level entry of a submissions folder holds (nothing is followed)."""
+    if entry.is_symlink():
+        return f"{entry.name} (a symbolic link)"
+    if not entry.is_dir(follow_symlinks=False):
+        return f"{entry.name} (a file)"
+    try:
+        inside = sorted(os.listdir(entry.path))
+    except OSError:
+        return f"{entry.name}/ (unreadable)"
+    shown = ", ".join(inside[:4]) + (", ..." if len(inside) > 4 else "")
+    return f"{entry.name}/ containing {shown or 'nothing'}"
+
+
+def layout_problem(submissions: Path, assignment: str) -> str | None:
+    """Why ``submissions`` is not a folder of ``<student>/<assignment>/*.ipynb`` (with what it holds), else None.
+
+    One student with the layout is enough (others may have submitted nothing).  Nothing is followed or opened.
+    """
+    try:
+        with os.scandir(submissions) as it:
+            entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError as exc:
+        return f"--submissions {submissions} cannot be read ({exc.strerror})"
+    for e in entries:
+        work = Path(e.path) / assignment
+        if e.is_dir(follow_symlinks=False) and work.is_dir() and not work.is_symlink():
+            try:
+                if any(n.endswith(".ipynb") for n in os.listdir(work)):
+                    return None
+            except OSError:
+                continue
+    found = [_describe(e, assignment) for e in entries[:8]] + (["..."] if len(entries) > 8 else [])
+    hints = []
+    names = {e.name for e in entries}
+    if assignment in names:
+        hints.append(f"it has an {assignment}/ folder itself: is it ONE student's folder? Pass the folder that "
+                     f"holds every student's folder")
+    if any(e.name.lower().endswith(".zip") for e in entries):
+        hints.append("it holds zip files: unpack them with `python -m autograder collect ARCHIVE.zip --assignment "
+                     f"{assignment} --out DIR` and grade DIR")
+    if any(e.name.endswith(".ipynb") for e in entries):
+        hints.append("it holds notebooks directly: each must be in <student_id>/" + assignment + "/")
+    what = "\n".join("    " + line for line in found) or "    nothing"
+    return (f"--submissions {submissions} has no <student>/{assignment}/*.ipynb\n"
+            + EXPECTED_LAYOUT.format(assignment=assignment) + f"\nfound:\n{what}"
+            + "".join(f"\nhint: {h}" for h in hints))
+
+
+__all__ = ["StudentFolder", "list_students", "inspect_student", "unusable_id", "layout_problem", "MAX_ENTRIES"]

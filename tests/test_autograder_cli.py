@@ -45,7 +45,8 @@ def test_release_has_no_solutions_and_no_hidden_tests(assignment):
 
 def test_grade_refuses_to_run_without_bubblewrap(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
-    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs/s1/a1_neuron").mkdir(parents=True)
+    shutil.copy(ROOT / "assignments/a1_neuron/a1_neuron.ipynb", tmp_path / "subs/s1/a1_neuron")
     code = main(["grade", "a1_neuron", "--submissions", str(tmp_path / "subs"), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2

@@ -259,7 +259,7 @@ def test_record_survives_a_result_the_gradebook_does_not_know(tmp_path, a1):
     course.mkdir()
     bad = _result(a1, "s2")
     bad.tests.append(Verdict("a1_neuron", "no_such_test", 1.0, 1.0, True, ""))
-    notes = record(course, a1, [bad, _result(a1, "s1"), _result(a1, "..")])
+    notes = record(course, a1, [bad, _result(a1, "s1"), _result(a1, "..")]).notes
     assert any(n.startswith("s2: not recorded") for n in notes) and any("'..'" in n for n in notes)
     from nbgrader.api import Gradebook
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
