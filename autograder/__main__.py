@@ -11,6 +11,8 @@ from pathlib import Path
 
 from . import paths, sandbox
 
+NOT_RECORDED = ("grader error", "refused", "not submitted")   # rows of grades.csv that never reach the gradebook
+
 
 def cmd_release(args) -> int:
     from .release import release
@@ -78,11 +80,11 @@ def grade(assignment_name: str, submissions: Path, out: Path, workers: int, cour
         write_feedback(r, list(assignment.notebooks), out / "feedback")
     if record_gradebook:
         from .gradebook import record, write_autograded
-        recorded = record(course, assignment, [r for r in results if r.status not in ("grader error", "refused")],
+        recorded = record(course, assignment, [r for r in results if r.status not in NOT_RECORDED],
                           tests=set(tests) if tests else None)
         notes = recorded.notes
         for r in results:
-            if r.status == "refused":
+            if r.status in NOT_RECORDED:
                 continue
             found, _ = assignment.locate_notebooks(submissions / r.student_id / assignment_name)
             notes += write_autograded(course, whole, r, found, only_tests=set(tests) if tests else None)
@@ -154,20 +156,24 @@ def cmd_grade(args) -> int:
 
 def cmd_collect(args) -> int:
     from .assignment import Assignment
-    from .collect import collect
+    from .collect import RosterError, collect, summarize
     course = paths.course_root(args.course)
     try:
         names = list(Assignment.load(paths.solutions_dir(course), args.assignment).notebooks)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    report = collect([Path(a) for a in args.archives], args.assignment, Path(args.out), names,
-                     Path(args.roster) if args.roster else None)
-    students = sorted({sid for sid, _ in report.placed})
-    print(f"placed {len(report.placed)} files for {len(students)} students into {args.out}/<student>/{args.assignment}/")
-    for member, why in report.unmatched:
-        print(f"not matched: {member}: {why}")
-    return 0
+    try:
+        report = collect([Path(a) for a in args.archives], args.assignment, Path(args.out), names,
+                         Path(args.roster) if args.roster else None)
+    except RosterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    lines, error, status = summarize(report, args.out, args.assignment)
+    print("\n".join(lines))
+    if error:
+        print(error, file=sys.stderr)
+    return status
 
 
 def cmd_doctor(args) -> int:
@@ -222,11 +228,17 @@ def main(argv=None) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress bar and no grade table (errors still print)")
     p.set_defaults(func=cmd_grade)
 
-    p = sub.add_parser("collect", help="unpack an LMS (Moodle/Canvas) zip into DIR/<student>/<ASSIGNMENT>/")
+    p = sub.add_parser(
+        "collect", help="unpack an LMS (Moodle/Canvas) zip into DIR/<student>/<ASSIGNMENT>/",
+        description="Place the files of LMS 'download all submissions' zips (Moodle, Canvas, or one plain folder "
+                    "per student; see autograder/README.md) into DIR/<student>/ASSIGNMENT/. Existing files are "
+                    "never overwritten; whatever is not placed is listed with the reason. Exit 0: something was "
+                    "placed (or was already there); 1: nothing was placed; 2: a usage error (e.g. the roster).")
     p.add_argument("archives", nargs="+", metavar="ARCHIVE.zip")
-    p.add_argument("--assignment", required=True)
+    p.add_argument("--assignment", required=True, metavar="ASSIGNMENT")
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--roster", metavar="CSV", help="columns student_id and lms_id and/or name")
+    p.add_argument("--roster", metavar="CSV", help="UTF-8 CSV with a header: student_id (required) and any of "
+                                                   "lms_id, login, name, first_name+last_name")
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("doctor", help="check the sandbox on this machine: who student code runs as, which limits hold")

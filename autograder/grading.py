@@ -56,7 +56,8 @@ class SubmissionResult:
     cell_errors: list = field(default_factory=list)
     diagnostics: list = field(default_factory=list)  # for the instructor only (report.json), never feedback
     seconds: float = 0.0
-    status: str = "graded"                          # "graded" or "failed" (no notebook could run)
+    status: str = "graded"      # "graded"; "failed" (no notebook could run); "not submitted" (no folder for it);
+                                # "refused" (links, special files); "grader error" (our fault: regraded later)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -358,5 +359,7 @@ def grade_submission(assignment: Assignment, student_dir: Path, student_id: str,
         total.cell_errors.extend(part.cell_errors)
         if part.status == "failed":
             total.status = "failed" if total.status == "failed" or len(assignment.notebooks) == 1 else "graded"
+    if not student_dir.is_dir():
+        total.status = "not submitted"              # a row with 0 in grades.csv; no submission in the gradebook
     total.seconds = round(time.monotonic() - start, 3)
     return total

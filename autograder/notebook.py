@@ -129,9 +129,9 @@ def _where(heading: str, what: str) -> str:
     return f"“{heading}”, {what}" if heading else what
 
 
-def _source_labels(source: list[Cell]) -> dict[int, str]:
-    """A label for each source code cell: the part's heading and the cell's name (or its number in the part)."""
-    headings, labels, counts = part_headings(source), {}, {}
+def _source_names(source: list[Cell]) -> dict[int, tuple[str, str]]:
+    """Each source code cell's part heading and name ("answer cell relu", or its number in the part)."""
+    headings, names, counts = part_headings(source), {}, {}
     for c in source:
         if not c.is_code:
             continue
@@ -139,10 +139,10 @@ def _source_labels(source: list[Cell]) -> dict[int, str]:
         counts[heading] = counts.get(heading, 0) + 1
         if c.key and not c.key.startswith("id:"):
             kind = {"answer": "answer cell", "manual": "answer cell", "test": "test"}.get(c.role, "cell")
-            labels[c.index] = _where(heading, f"{kind} {c.key}")
+            names[c.index] = (heading, f"{kind} {c.key}")
         else:
-            labels[c.index] = _where(heading, f"code cell {counts[heading]} of this part")
-    return labels
+            names[c.index] = (heading, f"code cell {counts[heading]} of this part")
+    return names
 
 
 def merge(source: list[Cell], submission: list[Cell]) -> Merged:
@@ -153,7 +153,7 @@ def merge(source: list[Cell], submission: list[Cell]) -> Merged:
     """
     by_key = {c.key: c for c in submission if c.key is not None and c.is_code}
     source_keys = {c.key for c in source if c.key is not None}
-    labels = _source_labels(source)
+    names = _source_names(source)
     source_by_key = {c.key: c for c in source if c.key is not None}
 
     # student-added (unmatched) code cells, attached to the matched cell they follow
@@ -166,14 +166,14 @@ def merge(source: list[Cell], submission: list[Cell]) -> Merged:
             if anchor is None:
                 where = "a cell you added at the top of the notebook"
             else:
-                at = labels.get(source_by_key[anchor].index) or f"cell {anchor}"
-                where = f"a cell you added after {at}"
+                heading, name = names.get(source_by_key[anchor].index, ("", f"cell {anchor}"))
+                where = _where(heading, f"a cell you added after {name}")
             extras.setdefault(anchor, []).append(replace(c, label=where))
 
     merged = Merged(cells=list(extras[None]))
     for s in source:
         if s.is_code:
-            label = labels[s.index]
+            label = _where(*names[s.index])
             if s.role == "test":
                 sub = by_key.get(s.key)
                 if sub is None:

@@ -1,4 +1,9 @@
-"""``release``: build the student notebooks in ``assignments/`` from ``solutions/`` with nbgrader."""
+"""``release``: build the student notebooks from the course's source with nbgrader, and publish them.
+
+``generate_assignment`` writes the student notebooks into the course's release folder (``assignments/`` here);
+``release_assignment`` then copies them into the course's nbgrader exchange, so the formgrader shows them as
+released (and students on a shared JupyterHub can fetch them).
+"""
 from __future__ import annotations
 
 import os
@@ -6,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .paths import solutions_dir
+from .paths import assignments_dir, solutions_dir
 
 
 def nbgrader_env() -> dict:
@@ -16,24 +21,33 @@ def nbgrader_env() -> dict:
     return env
 
 
+def _nbgrader(course: Path, *args: str) -> None:
+    cmd = [sys.executable, "-m", "nbgrader", *args, "--log-level=WARN", f"--CourseDirectory.root={course}"]
+    proc = subprocess.run(cmd, cwd=course, env=nbgrader_env(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+
+
 def release(course: Path, assignments: list[str] | None = None, release_dir: Path | None = None,
             db_url: str | None = None) -> list[Path]:
-    """Generate each assignment (all of ``solutions/`` by default); returns the released folders."""
+    """Generate each assignment (all of the source folder by default); returns the released folders.
+
+    Into the course's own release folder, each is also published to the course's exchange; with another
+    ``release_dir`` (a scratch check) nothing is published and, with ``db_url``, the gradebook is not touched.
+    """
     solutions = solutions_dir(course)
     names = assignments or sorted(p.name for p in solutions.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
     released = []
     for name in names:
         if not (solutions / name).is_dir():
             raise ValueError(f"no assignment '{name}' in {solutions}")
-        cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force", "--log-level=WARN",
-               f"--CourseDirectory.root={course}"]
+        options = []
         if db_url is not None:
-            cmd.append(f"--CourseDirectory.db_url={db_url}")
+            options.append(f"--CourseDirectory.db_url={db_url}")
         if release_dir is not None:
-            cmd.append(f"--CourseDirectory.release_directory={Path(release_dir).resolve()}")
-        proc = subprocess.run(cmd, cwd=course, env=nbgrader_env(), capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{proc.stdout}\n{proc.stderr}")
-        target = (Path(release_dir).resolve() if release_dir else (course / ".." / "assignments").resolve()) / name
-        released.append(target)
+            options.append(f"--CourseDirectory.release_directory={Path(release_dir).resolve()}")
+        _nbgrader(course, "generate_assignment", name, "--force", *options)
+        if release_dir is None:
+            _nbgrader(course, "release_assignment", name, "--force")
+        released.append((Path(release_dir).resolve() if release_dir else assignments_dir(course)) / name)
     return released

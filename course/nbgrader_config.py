@@ -17,3 +17,8 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Timeouts for plain `nbgrader autograde` (the sandboxed grader has its own limits).
 c.ExecutePreprocessor.timeout = 120
+# The exchange lives in the course folder (ignored by git): `python -m autograder release` publishes each assignment
+# there, so the formgrader shows it as released.  On a shared JupyterHub, point it at a folder all users can reach.
+c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
+# `nbgrader export` writes its table into the course folder, never into the folder it was started from.
+c.ExportPlugin.to = os.path.join(c.CourseDirectory.root, "grades.csv")

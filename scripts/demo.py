@@ -6,7 +6,10 @@
    sample submissions (full solution, blank release, partial answers, cheating attempts), grade them in
    the sandbox, print the grade table, write feedback and a score histogram.
 
-Everything lands in OUT (default demo-output/); the gradebook in course/ is updated as `grade` does.
+Everything lands in OUT (default demo-output/), in a course of its own: OUT/course/ is an nbgrader course (its
+gradebook, submitted/, autograded/ and exchange) that reads the repository's solutions/ and releases into
+OUT/release/.  The repository's course/ and assignments/ are never touched: open the demo's course in the
+formgrader with `cd OUT/course && jupyter lab`.
 """
 from __future__ import annotations
 
@@ -43,11 +46,37 @@ def train_digits(out: Path) -> None:
     run(out, plot=True)
 
 
-def grade_samples(out: Path) -> None:
-    course = paths.course_root()
-    banner("Releasing the assignments: solutions/ -> assignments/ (nbgrader generate_assignment)")
-    for folder in release(course):
-        print(f"released {folder.relative_to(ROOT)}")
+DEMO_CONFIG = '''"""The demo's own nbgrader course (written by scripts/demo.py): the repository's course settings, with
+everything it writes inside this folder and its parent, so the real course is never touched."""
+import os
+
+c = get_config()  # noqa: F821 - provided by nbgrader
+load_subconfig({course_config!r})  # noqa: F821
+here = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.root = here
+c.CourseDirectory.source_directory = {solutions!r}
+c.CourseDirectory.release_directory = os.path.join(here, "..", "release")
+c.CourseDirectory.course_id = "nnkit-demo"
+c.Exchange.root = os.path.join(here, "exchange")
+c.ExportPlugin.to = os.path.join(here, "grades.csv")
+'''
+
+
+def demo_course(out: Path) -> Path:
+    """``out/course``: an nbgrader course of the demo's own, reading the repository's solutions."""
+    course = out / "course"
+    course.mkdir(parents=True, exist_ok=True)
+    real = paths.course_root()
+    (course / "nbgrader_config.py").write_text(DEMO_CONFIG.format(
+        course_config=str(real / "nbgrader_config.py"), solutions=str(paths.solutions_dir(real))))
+    return course
+
+
+def grade_samples(out: Path, only: list[str] | None = None) -> None:
+    course = demo_course(out)
+    banner(f"Releasing the assignments into the demo's course: solutions/ -> {paths.assignments_dir(course)}")
+    for folder in release(course, only):
+        print(f"released {folder}")
 
     try:
         sandbox.check_available()
@@ -56,9 +85,9 @@ def grade_samples(out: Path) -> None:
         print(f"\nNOTE: {exc}\nThe demo grades without a sandbox and leaves out the cheating attempts.")
         sandboxed = False
 
-    submitted = out / "submitted"
+    submitted = course / "submitted"        # nbgrader's layout: submitted/<student>/<assignment>/
     for folder in sorted(paths.solutions_dir(course).iterdir()):
-        if not folder.is_dir() or not any(folder.glob("*.ipynb")):
+        if not folder.is_dir() or not any(folder.glob("*.ipynb")) or (only and folder.name not in only):
             continue
         name = folder.name
         assignment = Assignment.load(paths.solutions_dir(course), name)
@@ -67,12 +96,13 @@ def grade_samples(out: Path) -> None:
             wanted |= set(DEMO_ATTACKS)
         for nb in assignment.notebooks:
             samples = build_samples(folder / f"{nb}.ipynb", paths.assignments_dir(course) / name / f"{nb}.ipynb")
-            write_samples([s for s in samples if s.name in wanted], submitted / name, name)
+            write_samples([s for s in samples if s.name in wanted], submitted, name)
 
-        banner(f"Grading {name}: {len(list((submitted / name).iterdir()))} sample submissions "
+        students = sorted(p.parent.name for p in submitted.glob(f"*/{name}"))
+        banner(f"Grading {name}: {len(students)} sample submissions "
                f"({'sandboxed' if sandboxed else 'NOT sandboxed'}, 2 workers)")
-        results, crashed, elapsed = grade(name, submitted / name, out / "graded" / name, workers=2, course=course,
-                                          sandboxed=sandboxed, secret=2026)
+        results, crashed, elapsed = grade(name, submitted, out / "graded" / name, workers=2, course=course,
+                                          sandboxed=sandboxed, secret=2026, students=students)
         print_table(results)
         print(f"{len(results)} submissions in {elapsed:.1f} s; feedback in {(out / 'graded' / name / 'feedback')}")
         if crashed:
@@ -95,7 +125,8 @@ def histogram(results, max_score: float, path: Path, name: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo-output")
-    parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--skip-training", action="store_true", help="only the instructor's part")
+    parser.add_argument("--assignments", nargs="*", metavar="NAME", help="grade only these (default: all)")
     args = parser.parse_args()
     out = Path(args.out).resolve()
     if out.exists():
@@ -106,7 +137,7 @@ def main() -> None:
     if not args.skip_training:
         banner("nnkit: an MLP and a small CNN on the digits images")
         train_digits(out)
-    grade_samples(out)
+    grade_samples(out, args.assignments or None)
     banner(f"Done in {time.monotonic() - start:.0f} s. Everything is in {out}")
 
 

@@ -4,7 +4,6 @@ import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -89,47 +88,6 @@ def test_grade_no_gradebook_is_a_trial_run_that_leaves_the_course_alone(tmp_path
     assert proc.returncode == 0, proc.stderr
     assert "solution,a1_neuron,27,27" in (tmp_path / "out/grades.csv").read_text()
     assert sorted(p.name for p in course.iterdir()) == ["nbgrader_config.py"]
-
-
-def _zip(path: Path, members: dict) -> Path:
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return path
-
-
-def test_collect_understands_moodle_and_canvas_and_reports_the_rest(tmp_path, capsys):
-    nb = (ROOT / "assignments/a1_neuron/a1_neuron.ipynb").read_bytes()
-    moodle = _zip(tmp_path / "moodle.zip", {
-        "Anna Petrova_1001_assignsubmission_file_/homework1.ipynb": nb,
-        "Ivan Ivanov_1002_assignsubmission_file_/a1.ipynb": nb,
-        "readme.txt": b"x",
-        "../evil.ipynb": nb,
-    })
-    canvas = _zip(tmp_path / "canvas.zip", {
-        "smithjohn_2001_3001_a1_neuron.ipynb": nb,
-        "doejane_LATE_2002_3002_a1_neuron-1.ipynb": nb,
-    })
-    code = main(["collect", str(moodle), str(canvas), "--assignment", "a1_neuron", "--out", str(tmp_path / "subs")])
-    out = capsys.readouterr().out
-    assert code == 0
-    for sid in ("1001", "1002", "2001", "2002"):
-        assert (tmp_path / "subs" / sid / "a1_neuron" / "a1_neuron.ipynb").read_bytes() == nb
-    assert "readme.txt" in out and "unsafe path" in out
-    assert not (tmp_path / "evil.ipynb").exists()
-
-
-def test_collect_with_a_roster_maps_to_course_ids(tmp_path, capsys):
-    nb = b"{}"
-    archive = _zip(tmp_path / "m.zip", {"Anna Petrova_1001_assignsubmission_file_/x.ipynb": nb,
-                                        "Someone Else_1003_assignsubmission_file_/x.ipynb": nb})
-    roster = tmp_path / "roster.csv"
-    roster.write_text("student_id,lms_id,name\napetrova,1001,Anna Petrova\n")
-    main(["collect", str(archive), "--assignment", "a1_neuron", "--out", str(tmp_path / "subs"),
-          "--roster", str(roster)])
-    out = capsys.readouterr().out
-    assert (tmp_path / "subs/apetrova/a1_neuron/a1_neuron.ipynb").is_file()
-    assert "Someone Else" in out and "not in the roster" in out
 
 
 def test_plain_nbgrader_autograde_still_works_on_the_course(tmp_path):

@@ -148,7 +148,7 @@ def test_cells_are_named_as_jupyter_shows_them(a1):
     merged = merge(a1.notebooks[A1], submission[:8] + [extra] + submission[8:])
     labels = [c.label for c in merged.cells]
     assert "“Part 2 — ReLU and its modifications (5 points)”, answer cell relu_family" in labels
-    assert any(label.startswith("a cell you added after “Part 2") for label in labels)
+    assert "“Part 2 — ReLU and its modifications (5 points)”, a cell you added after answer cell relu_family" in labels
     assert [c.index for c in merged.cells] == list(range(len(merged.cells)))
 
 
@@ -195,3 +195,25 @@ def test_every_grade_option_is_described(capsys):
                    "--unsafe-no-sandbox", "--quiet"):
         line = text[text.index(option):].split("\n  -", 1)[0]
         assert len(line.split()) > 3, f"{option} has no description: {line!r}"
+
+
+def _fingerprint(*folders: Path) -> dict:
+    return {str(p): p.read_bytes() for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_the_demo_runs_in_a_course_of_its_own_and_leaves_the_real_one_untouched(tmp_path):
+    import subprocess
+    import sys
+    from autograder.release import nbgrader_env
+    before = _fingerprint(ROOT / "course", ROOT / "assignments")
+    proc = subprocess.run([sys.executable, "scripts/demo.py", "--skip-training", "--assignments", A1,
+                           "--out", str(tmp_path / "demo")], cwd=ROOT, env=nbgrader_env(), capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert _fingerprint(ROOT / "course", ROOT / "assignments") == before
+    course = tmp_path / "demo/course"
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        students = {s.student.id for s in gb.assignment_submissions(A1)}
+    assert {"solution", "blank", "partial"} <= students
+    assert (course / "exchange/nnkit-demo/outbound" / A1 / f"{A1}.ipynb").is_file()   # released for the formgrader
+    assert (course / "autograded/solution" / A1 / f"{A1}.ipynb").is_file()
