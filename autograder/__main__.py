@@ -1,4 +1,4 @@
-"""``python -m autograder {release,grade,collect,doctor}`` -- the instructor's commands."""
+"""``python -m autograder {release,collect,grade,feedback,doctor}`` -- the instructor's commands."""
 from __future__ import annotations
 
 import argparse
@@ -176,6 +176,24 @@ def cmd_collect(args) -> int:
     return status
 
 
+def cmd_feedback(args) -> int:
+    from .feedback import generate_feedback
+    course = paths.course_root(args.course)
+    if args.student and len(args.student) > 1:
+        print("error: --student takes one student (nbgrader's generate_feedback); omit it for everyone",
+              file=sys.stderr)
+        return 2
+    try:
+        pages = generate_feedback(course, args.assignment, args.student)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    students = sorted({p.parent.parent.name for p in pages})
+    print(f"wrote {len(pages)} feedback pages for {len(students)} students into {course / 'feedback'}/<student>/"
+          f"{args.assignment}/ (open them in a browser; MathJax is in {course / 'feedback' / 'mathjax'})")
+    return 0
+
+
 def cmd_doctor(args) -> int:
     from .doctor import lines
     report, safe = lines()
@@ -240,6 +258,16 @@ def main(argv=None) -> int:
     p.add_argument("--roster", metavar="CSV", help="UTF-8 CSV with a header: student_id (required) and any of "
                                                    "lms_id, login, name, first_name+last_name")
     p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser(
+        "feedback", help="feedback pages from the gradebook (verdicts, hand grades, comments) for students",
+        description="Render every graded submission of ASSIGNMENT, with its scores from the gradebook (hand "
+                    "grades and comments included), into COURSE/feedback/<student>/ASSIGNMENT/*.html; the pages "
+                    "typeset math offline. Run it after hand grading; nbgrader's release_feedback or your LMS "
+                    "returns them to students.")
+    p.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment, e.g. a1_neuron")
+    p.add_argument("--student", action="append", metavar="ID", help="only this student's pages")
+    p.set_defaults(func=cmd_feedback)
 
     p = sub.add_parser("doctor", help="check the sandbox on this machine: who student code runs as, which limits hold")
     p.set_defaults(func=cmd_doctor)

@@ -22,3 +22,9 @@ c.ExecutePreprocessor.timeout = 120
 c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
 # `nbgrader export` writes its table into the course folder, never into the folder it was started from.
 c.ExportPlugin.to = os.path.join(c.CourseDirectory.root, "grades.csv")
+# The formgrader and feedback pages typeset math with the MathJax installed here, not a CDN (autograder/mathjax.py).
+try:
+    from autograder.mathjax import template_basedirs
+    c.HTMLExporter.extra_template_basedirs = template_basedirs()
+except ImportError:  # nbgrader run outside the course's environment: the CDN's MathJax, as nbgrader does
+    pass

@@ -3,7 +3,9 @@
 #   - bubblewrap (bwrap): the sandbox;
 #   - python3-seccomp (libseccomp's binding): compiles the system-call filter;
 #   - util-linux's setpriv: drops root before student code runs (present on every Debian/Ubuntu);
-#   - as root, the account 'nnkit-sandbox' that student code runs as when the grader is root.
+#   - as root, the account 'nnkit-sandbox' that student code runs as when the grader is root;
+#   - optionally Debian's chromium, for the browser tests (tests/browser): if it cannot be installed, the script
+#     says so and those tests are skipped; everything above stays mandatory.
 # Then it prints what `python -m autograder doctor` would check first.
 set -euo pipefail
 
@@ -36,3 +38,31 @@ if [ "$(id -u)" -eq 0 ] && ! id "$SANDBOX_USER" >/dev/null 2>&1; then
 fi
 
 echo "bubblewrap: $(bwrap --version)"
+
+# Optional: Debian's chromium for the browser tests (tests/browser: Playwright drives it; Playwright's own browser
+# download is not used). Without chromium those tests are skipped, so a failed install is reported, never fatal.
+chromium_skip="the browser tests (tests/browser) will be skipped"
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_as=()
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt_as=(env)
+  elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    apt_as=(sudo)
+  fi
+  if [ ${#apt_as[@]} -gt 0 ]; then
+    echo "Installing chromium (for the browser tests in tests/browser) with apt-get..."
+    chromium_log=$(mktemp)
+    if ! { "${apt_as[@]}" DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+           && "${apt_as[@]}" DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$chromium_log" 2>&1; then
+      tail -n 5 "$chromium_log" >&2
+      echo "chromium could not be installed with apt-get; $chromium_skip." >&2
+    fi
+    rm -f "$chromium_log"
+  else
+    echo "chromium is not installed and cannot be installed automatically here ('sudo apt-get install chromium'" >&2
+    echo "on Debian/Ubuntu); $chromium_skip." >&2
+  fi
+fi
+if command -v chromium >/dev/null 2>&1; then
+  echo "chromium: $(chromium --version 2>/dev/null || echo 'installed, but chromium --version failed')"
+fi

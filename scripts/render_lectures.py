@@ -12,7 +12,6 @@ import argparse
 import html
 import os
 import re
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -21,32 +20,14 @@ ROOT = Path(__file__).resolve().parent.parent
 LECTURES = ROOT / "lectures"
 # The jupyter-server-mathjax package ships MathJax 2 with the HTML-CSS output and the STIX-Web fonts only (no
 # CommonHTML, no TeX fonts): load the configuration it has and point HTML-CSS at its fonts, as Jupyter did.
+from autograder.mathjax import copy_mathjax, mathjax_files  # noqa: E402,F401 - mathjax_files: tests/test_lectures.py
+
 MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
 MATHJAX_FONTS = """<script type="text/x-mathjax-config">
 MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], imageFont: null, preferredFont: null, webFont: "STIX-Web",
                                  linebreaks: {automatic: true}}});
 </script>
 """
-
-
-def mathjax_files() -> tuple[Path, list[Path]]:
-    """The packaged MathJax folder, and the files the pages ask for (script, configurations, fonts)."""
-    import jupyter_server_mathjax
-    source = Path(jupyter_server_mathjax.__file__).parent / "static"
-    script, _, configs = MATHJAX_URL.partition("?config=")
-    needed = [source / Path(script).relative_to("mathjax")]
-    needed += [source / "config" / f"{name}.js" for name in configs.split(",") if name != "Safe"]
-    needed += [source / "extensions" / "Safe.js", source / "fonts" / "HTML-CSS" / "STIX-Web"]
-    return source, needed
-
-
-def copy_mathjax(out: Path) -> None:
-    source, needed = mathjax_files()
-    missing = [str(p.relative_to(source)) for p in needed if not p.exists()]
-    if missing:
-        raise SystemExit(f"the installed jupyter-server-mathjax lacks {missing}: the pages could not show formulas")
-    if not (out / "mathjax" / "MathJax.js").is_file():
-        shutil.copytree(source, out / "mathjax", dirs_exist_ok=True)
 
 
 def relink(nb, out: Path) -> None:
@@ -141,7 +122,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # inherited by the kernels (see bench/README.md)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     args.out.mkdir(parents=True, exist_ok=True)
-    copy_mathjax(args.out)
+    copy_mathjax(Path(args.out))
 
     failed = []
     for path in notebooks:

@@ -1,0 +1,50 @@
+"""MathJax without the internet: for rendered lectures, the formgrader and feedback pages.
+
+The ``jupyter-server-mathjax`` package ships MathJax 2 with the HTML-CSS output and the STIX-Web fonts only (no
+CommonHTML, no TeX fonts), and serves it at ``<base_url>/static/jupyter_server_mathjax/``.  nbgrader's formgrader
+and feedback templates call nbconvert's ``mathjax()`` macro, which loads MathJax from a CDN; the course's
+nbgrader config puts :data:`TEMPLATES` first among nbconvert's template folders, so our ``base/mathjax.html.j2``
+is used instead: it loads the Jupyter server's copy in the formgrader, a ``mathjax/`` folder copied beside
+feedback pages (``feedback/mathjax/``), and the CDN only when neither exists.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def source() -> Path:
+    import jupyter_server_mathjax
+    return Path(jupyter_server_mathjax.__file__).parent / "static"
+
+
+def mathjax_files(url: str = f"mathjax/MathJax.js?config={CONFIG}") -> tuple[Path, list[Path]]:
+    """The packaged MathJax folder, and the files a page loading ``url`` asks for (script, configurations, fonts)."""
+    root = source()
+    script, _, configs = url.partition("?config=")
+    needed = [root / Path(script).relative_to("mathjax")]
+    needed += [root / "config" / f"{name}.js" for name in configs.split(",") if name != "Safe"]
+    needed += [root / "extensions" / "Safe.js", root / "fonts" / "HTML-CSS" / "STIX-Web"]
+    return root, needed
+
+
+def copy_mathjax(out: Path) -> Path:
+    """``out/mathjax/``: the packaged MathJax, copied once (about 12 MB); raises if the package lacks a file."""
+    root, needed = mathjax_files()
+    missing = [str(p.relative_to(root)) for p in needed if not p.exists()]
+    if missing:
+        raise RuntimeError(f"the installed jupyter-server-mathjax lacks {missing}: pages could not show formulas")
+    target = Path(out) / "mathjax"
+    if not (target / "MathJax.js").is_file():
+        shutil.copytree(root, target, dirs_exist_ok=True)
+    return target
+
+
+def template_basedirs() -> list[str]:
+    """nbconvert template folders for nbgrader's formgrader and feedback: ours first, then nbgrader's own."""
+    import nbgrader
+    formgrader = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+    return [str(TEMPLATES), str(formgrader)]
