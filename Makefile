@@ -7,7 +7,15 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lectures lab release clean system-deps venv
+.DEFAULT_GOAL := help
+PORT   ?= 8888
+ARGS   ?=
+
+.PHONY: help demo test bench lectures lab release clean system-deps venv
+
+help:  ## this list
+	@echo "make TARGET   (a fresh machine needs nothing else: .venv and system packages are installed on first use)"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 16
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,29 +23,29 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	@touch $(STAMP)
 
-venv: $(STAMP)
+venv: $(STAMP)  ## create .venv and install the course's Python packages
 
-system-deps:
+system-deps:  ## install bubblewrap, seccomp, chromium (as root) and the sandbox account
 	@bash scripts/install-system-deps.sh
 
 # The demo still runs without bubblewrap (it then grades unsandboxed and skips the attacks).
-demo: $(STAMP)
+demo: $(STAMP)  ## the whole pipeline in demo-output/ (its own course; course/ is never touched)
 	-@bash scripts/install-system-deps.sh
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) scripts/demo.py --out demo-output
 
 # Unit, red-team and assignment tests, then every lecture notebook executed by nbval (lax mode).
 # One BLAS thread: the tests' matrices are small, and parallel BLAS on a busy machine only adds contention.
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps  ## every test: unit, red team, assignments, browser, lectures (nbval)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q --nbval-lax tests lectures
 
-release: $(STAMP)
+release: $(STAMP)  ## build assignments/ from solutions/ and publish them to the course exchange
 	$(PY) -m autograder release
 
 # Execute every lecture and render HTML a student can open without Jupyter (offline: MathJax is copied along).
-lectures: $(STAMP)
+lectures: $(STAMP)  ## execute the lectures and render offline HTML into build/lectures
 	$(PY) scripts/render_lectures.py --out build/lectures
 
-bench: $(STAMP)
+bench: $(STAMP)  ## speed against PyTorch, digits accuracy, grader against nbgrader
 	$(PY) bench/bench_speed.py
 	$(PY) bench/train_digits.py --out bench/output
 	$(PY) bench/bench_grader.py
@@ -45,9 +53,12 @@ bench: $(STAMP)
 # JupyterLab at the repository root; its formgrader finds the course through ./nbgrader_config.py.
 # One BLAS thread in notebooks: their small matrix products get no faster with two, and much slower when
 # another program is busy on the second core (bench/README.md). As root (containers) Jupyter needs --allow-root.
-lab: $(STAMP)
+# Build folders (*.egg-info, caches) are hidden from the file browser.  e.g. make lab PORT=9000 ARGS=--no-browser
+lab: $(STAMP)  ## JupyterLab with the formgrader (PORT=8888, ARGS="--no-browser ..." passed to jupyter lab)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
-		$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
+		$(VENV)/bin/jupyter lab --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root) \
+		'--ContentsManager.hide_globs=["__pycache__","*.pyc","*.egg-info",".ipynb_checkpoints",".pytest_cache"]' \
+		$(ARGS)
 
-clean:
+clean:  ## remove demo-output/, build/ and caches (never course/ data)
 	rm -rf demo-output build .pytest_cache

@@ -217,3 +217,13 @@ def test_the_demo_runs_in_a_course_of_its_own_and_leaves_the_real_one_untouched(
     assert {"solution", "blank", "partial"} <= students
     assert (course / "exchange/nnkit-demo/outbound" / A1 / f"{A1}.ipynb").is_file()   # released for the formgrader
     assert (course / "autograded/solution" / A1 / f"{A1}.ipynb").is_file()
+
+
+def test_make_help_lists_the_targets_and_lab_takes_a_port_and_arguments():
+    import subprocess
+    help_text = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True).stdout
+    for target in ("demo", "test", "lab", "release", "lectures", "bench", "clean"):
+        assert f"\n  {target} " in help_text, target
+    dry = subprocess.run(["make", "-n", "lab", "PORT=9123", "ARGS=--no-browser"], cwd=ROOT, capture_output=True,
+                         text=True).stdout
+    assert "--port=9123" in dry and "--no-browser" in dry and "*.egg-info" in dry
