@@ -5,15 +5,23 @@ CommonHTML, no TeX fonts), and serves it at ``<base_url>/static/jupyter_server_m
 and feedback templates call nbconvert's ``mathjax()`` macro, which loads MathJax from a CDN; the course's
 nbgrader config puts :data:`TEMPLATES` first among nbconvert's template folders, so our ``base/mathjax.html.j2``
 is used instead: it loads the Jupyter server's copy in the formgrader, a ``mathjax/`` folder copied beside
-feedback pages (``feedback/mathjax/``), and the CDN only when neither exists.
+feedback pages (``feedback/mathjax/``), and the CDN only when neither exists.  ``scripts/render_lectures.py``
+renders with our ``lecture`` template (nbconvert's lab template without require.js), which uses the same macro
+with the ``mathjax/`` folder copied beside the lectures.
+
+The macro configures MathJax to ask only for files the package has (:func:`mathjax_files`): HTML-CSS in STIX-Web,
+and ``local()`` fonts in place of the two kinds of font the ``-full`` configuration would otherwise fetch and log
+console errors for: ``url('about:blank')`` (HTML-CSS's blank reference font, refused by chromium) and the TeX fonts
+its NativeMML output declares at ``fonts/HTML-CSS/TeX/otf/`` (not in the package).
 """
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
+CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"   # as written in templates/base/mathjax.html.j2
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+MACRO = TEMPLATES / "base" / "mathjax.html.j2"
 
 
 def source() -> Path:

@@ -1,7 +1,8 @@
 """`make lectures`: execute every lecture notebook and render it as HTML a student can open without Jupyter.
 
-The pages work offline: MathJax is copied next to them from the `jupyter-server-mathjax` package (instead of
-nbconvert's default CDN link), figures are embedded, and links between lectures point to the rendered pages.
+The pages work offline, with a clean browser console: MathJax is copied next to them from the `jupyter-server-mathjax`
+package (instead of nbconvert's default CDN link), no other script comes from a CDN, figures are embedded, and links
+between lectures point to the rendered pages.
 The notebooks in lectures/ are read, never written.  Prints how long each lecture took to execute.
 
     python scripts/render_lectures.py [--out build/lectures] [NAME ...]
@@ -18,16 +19,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LECTURES = ROOT / "lectures"
-# The jupyter-server-mathjax package ships MathJax 2 with the HTML-CSS output and the STIX-Web fonts only (no
-# CommonHTML, no TeX fonts): load the configuration it has and point HTML-CSS at its fonts, as Jupyter did.
-from autograder.mathjax import copy_mathjax, mathjax_files  # noqa: E402,F401 - mathjax_files: tests/test_lectures.py
+# MathJax 2 from the jupyter-server-mathjax package, copied next to the pages, configured as in the formgrader and
+# the feedback pages: the "lecture" template is nbconvert's lab template with our base/mathjax.html.j2 (which appends
+# the configuration to this address) and without require.js (a CDN script; the lectures need no JavaScript outputs).
+from autograder.mathjax import TEMPLATES, copy_mathjax, mathjax_files  # noqa: E402,F401 - mathjax_files: tests
 
-MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
-MATHJAX_FONTS = """<script type="text/x-mathjax-config">
-MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], imageFont: null, preferredFont: null, webFont: "STIX-Web",
-                                 linebreaks: {automatic: true}}});
-</script>
-"""
+MATHJAX_URL = "mathjax/MathJax.js"
+TEMPLATE = "lecture"   # autograder/templates/lecture/
 
 
 def relink(nb, out: Path) -> None:
@@ -83,8 +81,8 @@ def render(path: Path, out: Path, timeout: int) -> float:
     seconds = time.perf_counter() - start
     relink(nb, out)
     progress_bars_as_text(nb)
-    body, _ = HTMLExporter(mathjax_url=MATHJAX_URL).from_notebook_node(nb)
-    body = body.replace("<!-- Load mathjax -->", "<!-- Load mathjax -->\n" + MATHJAX_FONTS, 1)
+    exporter = HTMLExporter(template_name=TEMPLATE, extra_template_basedirs=[str(TEMPLATES)], mathjax_url=MATHJAX_URL)
+    body, _ = exporter.from_notebook_node(nb)
     (out / f"{path.stem}.html").write_text(body, encoding="utf-8")
     return seconds
 

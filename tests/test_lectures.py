@@ -177,5 +177,21 @@ def test_rendering_links_lectures_to_pages_and_assignments_to_the_repository():
 
 
 def test_rendered_pages_ask_only_for_mathjax_files_that_exist():
+    from autograder import mathjax
     source, needed = load_script().mathjax_files()
     assert [p for p in needed if not p.exists()] == [], f"missing in {source}"
+    # the pages (lectures, formgrader, feedback: one macro) load the configuration checked above
+    macro = mathjax.MACRO.read_text()
+    assert f'"?config={mathjax.CONFIG}"' in macro
+    # the fonts the configuration's styles declare: those the package lacks (the TeX fonts of its NativeMML output,
+    # HTML-CSS's url('about:blank')) are fetched by the browser, failing with a console error, unless the macro
+    # replaces the rule by a local() font
+    config = (source / "config" / f"{mathjax.CONFIG.split(',')[0]}.js").read_text()
+    rules = re.findall(r'"(@font-face[^"]*)":\{"font-family":"([\w-]+)"[^}]*?src:"url\(\'([^)]*)\'\)"\}', config)
+    fonts = source / "fonts" / "HTML-CSS" / "TeX" / "otf"   # where the NativeMML output looks ("+n+")
+    missing = [(key, family, url) for key, family, url in rules
+               if not url.startswith('"+n+"/') or not (fonts / url.removeprefix('"+n+"/')).exists()]
+    assert {family for _, family, _ in missing} >= {"MathJax_Blank", "MathJax_AMS-WEB", "MathJax_Script-WEB"}
+    fetched = [key for key, family, _ in missing if not re.search(
+        re.escape(f'"{key}": {{"font-family": "{family}"') + r'[^}]*src: "local\(', macro)]
+    assert fetched == [], f"{mathjax.MACRO.name} does not replace these font rules by local() fonts"

@@ -306,3 +306,40 @@ def jupyter_lab(lab_root, output_dir, tmp_path):
     yield start
     for lab in reversed(servers):
         lab.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# Pages opened from disk without the internet, and their math (helpers, not fixtures)
+# --------------------------------------------------------------------------------------------
+NOT_LOCAL = re.compile(r"^https?://(?!127\.0\.0\.1[:/]|localhost[:/])")   # no test reaches the internet
+
+
+def block_internet(page) -> list[str]:
+    """Abort every request `page` makes to another machine (file:// and local servers pass); returns the list
+    the aborted addresses are appended to, to assert it is empty.  Call before navigating."""
+    asked: list[str] = []
+    page.route(NOT_LOCAL, lambda route: (asked.append(route.request.url), route.abort()))
+    return asked
+
+
+def wait_for_mathjax(page, timeout: float = 120_000) -> dict:
+    """Wait until MathJax 2 has typeset every formula on the page: its queue is idle, each TeX source
+    (script[type^="math/tex"]) has its jax and its typeset span.MathJax, and the fonts it asked for have loaded
+    (or failed: a console error then).  Returns what is on the page then:
+    `scripts` (formulas), `display` (display formulas typeset), `errors` (MathJax error boxes), `font` (the
+    HTML-CSS output's font; STIX-Web when the web fonts loaded), `renderer`."""
+    page.wait_for_function("""() => {
+        const hub = window.MathJax && MathJax.Hub;
+        if (!hub || !hub.queue || hub.queue.pending || hub.queue.running || hub.queue.queue.length) return false;
+        const scripts = document.querySelectorAll('script[type^="math/tex"]').length;
+        return scripts > 0 && hub.getAllJax().length === scripts
+            && document.querySelectorAll('span.MathJax').length === scripts;
+    }""", timeout=timeout, polling=250)
+    page.evaluate("() => document.fonts.ready.then(() => null)")   # the web fonts it asked for, loaded or failed
+    return page.evaluate("""() => ({
+        scripts: document.querySelectorAll('script[type^="math/tex"]').length,
+        display: document.querySelectorAll('.MathJax_Display').length,
+        errors: document.querySelectorAll('.MathJax_Error, .MathJax merror').length,
+        font: MathJax.OutputJax['HTML-CSS'] ? MathJax.OutputJax['HTML-CSS'].fontInUse : null,
+        renderer: (MathJax.Hub.outputJax['jax/mml'] || [{}])[0].id || null,
+    })""")
