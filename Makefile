@@ -30,7 +30,7 @@ system-deps:  ## install bubblewrap, seccomp, chromium (as root) and the sandbox
 
 # The demo still runs without bubblewrap (it then grades unsandboxed and skips the attacks).
 demo: $(STAMP)  ## the whole pipeline in demo-output/ (its own course; course/ is never touched)
-	-@bash scripts/install-system-deps.sh
+	-@bash scripts/install-system-deps.sh --no-browser
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) scripts/demo.py --out demo-output
 
 # Unit, red-team and assignment tests, then every lecture notebook executed by nbval (lax mode).

@@ -50,6 +50,11 @@ class Recorded:
         return f"recorded {len(self.students)} submission(s); " + kept
 
 
+def flags_of(result: SubmissionResult, notebook: str) -> list[str]:
+    """The reasons ``result`` was flagged in ``notebook`` (its flags read "<notebook>: <where>: <what>")."""
+    return [f.split(": ", 1)[1] for f in result.flags if f.startswith(notebook + ": ")]
+
+
 def _alembic_on_path() -> None:
     """nbgrader creates or migrates gradebook.db by running `alembic`, found through PATH."""
     scripts = os.path.dirname(sys.executable)
@@ -134,7 +139,7 @@ def _store(db, sub: gb_api.SubmittedAssignment, result: SubmissionResult, tests:
     verdicts = {(t.notebook, t.test_id): t for t in result.tests}
     for snb in sub.notebooks:
         nb_name = snb.notebook.name
-        flags = [f.split(": ", 1)[1] for f in result.flags if f.startswith(nb_name + ": ")]
+        flags = flags_of(result, nb_name)
         for grade in snb.grades:
             name = grade.cell.name
             verdict = verdicts.get((nb_name, name))
@@ -317,7 +322,7 @@ def previous_verdicts(path: Path) -> dict[str, str]:
 
 def flag_banner(result: SubmissionResult, notebook: str) -> str | None:
     """Markdown naming why this notebook was flagged, for the instructor looking at it in the formgrader."""
-    flags = [f.split(": ", 1)[1] for f in result.flags if f.startswith(notebook + ": ")]
+    flags = flags_of(result, notebook)
     if not flags:
         return None
     lines = "\n".join(f"- {html.escape(f)}" for f in flags)

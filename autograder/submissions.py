@@ -94,18 +94,30 @@ e.g. DIR/alice/{assignment}/{assignment}.ipynb and DIR/bob/{assignment}/{assignm
 An LMS download (Moodle, Canvas) is turned into this layout by `python -m autograder collect`."""
 
 
-def _describe(entry: os.DirEntry, assignment: str) -> str:
+def _shown(name: str) -> str:
+    """A file name as it may be printed on a terminal: control characters escaped, not sent."""
+    return name if name.isprintable() else repr(name)
+
+
+def _first_names(folder: str, n: int) -> list[str]:
+    """Up to ``n`` entry names of ``folder`` (whatever its size: the listing stops there)."""
+    with os.scandir(folder) as it:
+        return [e.name for _, e in zip(range(n), it)]
+
+
+def _describe(entry: os.DirEntry) -> str:
     """One line on what a top-level entry of a submissions folder holds (nothing is followed)."""
+    name = _shown(entry.name)
     if entry.is_symlink():
-        return f"{entry.name} (a symbolic link)"
+        return f"{name} (a symbolic link)"
     if not entry.is_dir(follow_symlinks=False):
-        return f"{entry.name} (a file)"
+        return f"{name} (a file)"
     try:
-        inside = sorted(os.listdir(entry.path))
+        inside = _first_names(entry.path, 5)
     except OSError:
-        return f"{entry.name}/ (unreadable)"
-    shown = ", ".join(inside[:4]) + (", ..." if len(inside) > 4 else "")
-    return f"{entry.name}/ containing {shown or 'nothing'}"
+        return f"{name}/ (unreadable)"
+    shown = ", ".join(_shown(n) for n in sorted(inside)[:4]) + (", ..." if len(inside) > 4 else "")
+    return f"{name}/ containing {shown or 'nothing'}"
 
 
 def layout_problem(submissions: Path, assignment: str) -> str | None:
@@ -122,11 +134,12 @@ def layout_problem(submissions: Path, assignment: str) -> str | None:
         work = Path(e.path) / assignment
         if e.is_dir(follow_symlinks=False) and work.is_dir() and not work.is_symlink():
             try:
-                if any(n.endswith(".ipynb") for n in os.listdir(work)):
-                    return None
+                with os.scandir(work) as inside:
+                    if any(n.name.endswith(".ipynb") for n in inside):   # stops at the first notebook
+                        return None
             except OSError:
                 continue
-    found = [_describe(e, assignment) for e in entries[:8]] + (["..."] if len(entries) > 8 else [])
+    found = [_describe(e) for e in entries[:8]] + (["..."] if len(entries) > 8 else [])
     hints = []
     names = {e.name for e in entries}
     if assignment in names:

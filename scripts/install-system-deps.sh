@@ -7,7 +7,10 @@
 #   - optionally Debian's chromium, for the browser tests (tests/browser): if it cannot be installed, the script
 #     says so and those tests are skipped; everything above stays mandatory.
 # Then it prints what `python -m autograder doctor` would check first.
+#   bash scripts/install-system-deps.sh [--no-browser]     (--no-browser: skip chromium, e.g. for `make demo`)
 set -euo pipefail
+want_browser=1
+[ "${1:-}" = "--no-browser" ] && want_browser=0
 
 SANDBOX_USER=nnkit-sandbox
 missing=()
@@ -42,7 +45,7 @@ echo "bubblewrap: $(bwrap --version)"
 # Optional: Debian's chromium for the browser tests (tests/browser: Playwright drives it; Playwright's own browser
 # download is not used). Without chromium those tests are skipped, so a failed install is reported, never fatal.
 chromium_skip="the browser tests (tests/browser) will be skipped"
-if ! command -v chromium >/dev/null 2>&1; then
+if [ "$want_browser" -eq 1 ] && ! command -v chromium >/dev/null 2>&1; then
   apt_as=()
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt_as=(env)

@@ -227,3 +227,9 @@ def test_make_help_lists_the_targets_and_lab_takes_a_port_and_arguments():
     dry = subprocess.run(["make", "-n", "lab", "PORT=9123", "ARGS=--no-browser"], cwd=ROOT, capture_output=True,
                          text=True).stdout
     assert "--port=9123" in dry and "--no-browser" in dry and "*.egg-info" in dry
+
+
+def test_the_layout_error_never_sends_a_folder_names_control_characters_to_the_terminal(tmp_path):
+    (tmp_path / "subs/\x1b]0;pwned\x07alice").mkdir(parents=True)
+    message = layout_problem(tmp_path / "subs", A1)
+    assert "\x1b" not in message and "\x07" not in message and "\\x1b]0;pwned\\x07alice" in message
