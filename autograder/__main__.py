@@ -22,6 +22,23 @@ def cmd_release(args) -> int:
     return 0
 
 
+def cmd_selfcheck(args) -> int:
+    from .assignment import Assignment
+    from .grading import GraderError
+    from .mutation import load_catalogue
+    from .selfcheck import format_report, selfcheck
+    course = paths.course_root(args.course)
+    try:
+        assignment = Assignment.load(paths.solutions_dir(course), args.assignment)
+        mutants = load_catalogue(Path(args.mutants)) if args.mutants else None
+        report = selfcheck(assignment, seeds=args.seeds, mutants=mutants, mutant_seeds=args.mutant_seeds)
+    except (ValueError, OSError, GraderError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_report(report))
+    return 0 if report.ok else 1
+
+
 def grade(assignment_name: str, submissions: Path, out: Path, workers: int, course: Path, sandboxed: bool,
           secret: int, progress: bool = True, record_gradebook: bool = True, limits: sandbox.Limits | None = None,
           students: list[str] | None = None, tests: set[str] | None = None):
@@ -268,6 +285,20 @@ def main(argv=None) -> int:
     p.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment, e.g. a1_neuron")
     p.add_argument("--student", action="append", metavar="ID", help="only this student's pages")
     p.set_defaults(func=cmd_feedback)
+
+    p = sub.add_parser(
+        "selfcheck", help="before release: the solution through every test on many secret seeds, and mutants",
+        description="Run the source notebook's solution through every test of ASSIGNMENT on SEEDS secret seeds "
+                    "(a flaky test fails an honest student on some of them), and each mutant of a catalogue "
+                    "(realistic mistakes, see autograder/mutation.py): which tests it costs, on what share of seeds. "
+                    "Runs in this process without the sandbox (the code is yours). Exit 0: no flaky test and every "
+                    "mutant caught only where it should be; 1: otherwise; 2: a usage error.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment, e.g. a1_neuron")
+    p.add_argument("--seeds", type=int, default=200, metavar="N", help="secret seeds for the solution")
+    p.add_argument("--mutants", metavar="FILE", help="a catalogue: a Python file with MUTANTS = [Mutant(...), ...]")
+    p.add_argument("--mutant-seeds", type=int, default=20, metavar="N", help="secret seeds for each mutant")
+    p.set_defaults(func=cmd_selfcheck)
 
     p = sub.add_parser("doctor", help="check the sandbox on this machine: who student code runs as, which limits hold")
     p.set_defaults(func=cmd_doctor)

@@ -45,6 +45,7 @@ import numpy as np
 __all__ = [
     "student", "seeded_rng", "expect_close", "expect_equal", "expect_that", "expect_accuracy",
     "check_elementwise", "Handle", "AuthoringError", "judge_close", "judge_equal",
+    "use_reference", "depends_on", "expect_no_warnings",
 ]
 
 PUBLIC_SEED = 2026
@@ -76,6 +77,9 @@ class Trace:
     outputs: list = field(default_factory=list)
     expectations: list = field(default_factory=list)
     names: set = field(default_factory=set)
+    references: list = field(default_factory=list)   # names replaced by the instructor's version for this test
+    depends: list = field(default_factory=list)      # tests whose answers this one uses (a stated dependency)
+    reference_code: str = ""                         # the instructor's definitions of ``references`` (set by the grader)
 
     def add(self, op: str, **fields) -> int:
         self.steps.append({"id": len(self.steps), "op": op, **{k: self.encode(v) if k in ("args", "kwargs", "key", "value") else v for k, v in fields.items()}})
@@ -115,7 +119,10 @@ class Trace:
         raise AuthoringError(f"cannot pass a {type(value).__name__} to student code when grading")
 
     def to_plan(self) -> dict:
-        return {"steps": self.steps, "outputs": sorted(set(self.outputs)), "n_arrays": len(self.arrays)}
+        plan = {"steps": self.steps, "outputs": sorted(set(self.outputs)), "n_arrays": len(self.arrays)}
+        if self.references:
+            plan["references"] = {"names": list(self.references), "code": self.reference_code}
+        return plan
 
 
 _LOCAL = threading.local()  # the grader traces submissions in parallel threads
@@ -272,6 +279,69 @@ def seeded_rng(label: str) -> np.random.Generator:
 
 
 # --------------------------------------------------------------------------------------------
+# What a test relies on: the instructor's helpers, and stated dependencies
+# --------------------------------------------------------------------------------------------
+_EAGER_NOTES: dict = {}   # in the student's kernel: execution count of the test cell -> hint for a failure
+
+
+def _execution_count():
+    try:
+        from IPython import get_ipython
+        shell = get_ipython()
+    except ImportError:  # pragma: no cover
+        shell = None
+    return getattr(shell, "execution_count", None)
+
+
+def _eager_note(text: str) -> None:
+    count = _execution_count()
+    if count not in _EAGER_NOTES:
+        _EAGER_NOTES.clear()          # the notes belong to the test cell running now
+        _EAGER_NOTES[count] = []
+    if text not in _EAGER_NOTES[count]:
+        _EAGER_NOTES[count].append(text)
+
+
+def _check_names(kind: str, names) -> list[str]:
+    if not names or not all(isinstance(n, str) and n.isidentifier() for n in names):
+        raise AuthoringError(f"{kind}() takes one or more names as strings, got {names!r}")
+    return list(names)
+
+
+def use_reference(*names: str) -> None:
+    """While this test is graded, the student's ``names`` are replaced by the instructor's definitions.
+
+    The grader takes each name's definition from the source notebook's solution cells (with the
+    solution names it uses in turn) and binds it in the student's namespace for this test only, so
+    a test of ``silu`` that calls ``use_reference("sigmoid")`` grades ``silu`` alone: a mistake in
+    the student's ``sigmoid`` costs ``sigmoid``'s own test, not this one.  Never list the function
+    the test grades.  In the student's kernel (self-checking) nothing is replaced; a failure message
+    then says that the student's own versions were used.
+    """
+    names = _check_names("use_reference", names)
+    trace = _current_trace()
+    if trace is not None:
+        trace.references.extend(n for n in names if n not in trace.references)
+        return
+    listed = ", ".join(f"`{n}`" for n in names)
+    _eager_note(f"this test ran with your {listed}; when grading, the instructor's {listed} "
+                f"{'is' if len(names) == 1 else 'are'} used instead, so only the function under test counts here")
+
+
+def depends_on(*test_ids: str) -> None:
+    """State that this test uses answers graded by ``test_ids`` (say so in the notebook's text, too).
+
+    When this test fails and one of those failed as well, the feedback says to fix that one first.
+    """
+    test_ids = _check_names("depends_on", test_ids)
+    trace = _current_trace()
+    if trace is not None:
+        trace.depends.extend(t for t in test_ids if t not in trace.depends)
+        return
+    _eager_note(f"this test uses your answers checked by {', '.join(test_ids)}: if one of those fails, fix it first")
+
+
+# --------------------------------------------------------------------------------------------
 # Judging plain values (shared by eager mode and the trusted grader)
 # --------------------------------------------------------------------------------------------
 class Raised:
@@ -424,11 +494,24 @@ def judge_accuracy(value, labels, at_least: float) -> tuple[bool, str]:
     return ok, f"accuracy {acc:.1%} (needs at least {at_least:.0%})"
 
 
+def judge_quiet(value) -> tuple[bool, str]:
+    """The warnings a call emitted (a list of strings from the sandbox): none is a pass."""
+    if isinstance(value, Raised):
+        return False, f"raised {value!r}"
+    if not isinstance(value, list) or not all(isinstance(w, str) for w in value):
+        return False, "the call's warnings could not be read"
+    if value:
+        more = f" (and {len(value) - 1} more)" if len(value) > 1 else ""
+        return False, f"emitted a warning: {value[0]}{more}"
+    return True, "no warnings"
+
+
 JUDGES = {
     "close": lambda v, p: judge_close(v, p["expected"], rtol=p["rtol"], atol=p["atol"], check_dtype=p["check_dtype"]),
     "equal": lambda v, p: judge_equal(v, p["expected"]),
     "that": lambda v, p: judge_that(v, p["predicate"], allow_nonfinite=p.get("allow_nonfinite", False)),
     "accuracy": lambda v, p: judge_accuracy(v, p["labels"], p["at_least"]),
+    "quiet": lambda v, p: judge_quiet(v),
 }
 
 
@@ -446,7 +529,8 @@ def _expect(kind: str, actual, params: dict, what: str):
     except Exception as exc:  # a check choking on a strange value: still a readable failure
         ok, detail = False, f"the value could not be checked ({type(exc).__name__}: {exc}); got {_describe(actual)}"
     if not ok:
-        raise AssertionError(f"{what}: {detail}")
+        notes = _EAGER_NOTES.get(_execution_count(), [])
+        raise AssertionError(f"{what}: {detail}" + "".join(f"\n(note: {n})" for n in notes))
 
 
 def expect_close(actual, expected, what: str, *, rtol: float = 1e-5, atol: float = 1e-8, check_dtype: bool = False):
@@ -467,6 +551,37 @@ def expect_that(actual, predicate: Callable, what: str, *, allow_nonfinite: bool
     _expect("that", actual, dict(predicate=predicate, allow_nonfinite=bool(allow_nonfinite)), what)
 
 
+def expect_no_warnings(fn, args=(), what: str = "", kwargs: dict | None = None):
+    """``fn(*args, **kwargs)`` (a student function) returns without raising and without any warning.
+
+    numpy's floating-point warnings count (overflow in ``exp``, invalid value, division by zero; not
+    underflow, which numpy ignores by default too): use this wherever a notebook promises "no warnings
+    for any finite input".
+    """
+    kwargs = dict(kwargs or {})
+    if not isinstance(args, (tuple, list)):
+        raise AuthoringError("expect_no_warnings(fn, args, what): args is a tuple of positional arguments")
+    what = what or "the call"
+    trace = _current_trace()
+    if trace is not None:
+        if not isinstance(fn, Handle):
+            raise AuthoringError("expect_no_warnings needs a student function, such as student.sigmoid")
+        step = trace.add("call_quiet", target=fn._id, args=list(args), kwargs=kwargs)
+        trace.outputs.append(step)
+        trace.expectations.append(Expectation("quiet", step, {}, what))
+        return
+    import warnings
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with np.errstate(over="warn", invalid="warn", divide="warn", under="ignore"):
+                fn(*args, **kwargs)
+        value = [f"{w.category.__name__}: {w.message}" for w in caught]
+    except Exception as exc:  # noqa: BLE001 - the student's exception is the finding
+        value = Raised(type(exc).__name__, str(exc))
+    _expect("quiet", value, {}, what)
+
+
 def expect_accuracy(predicted_labels, labels, at_least: float, what: str):
     """Fraction of ``predicted_labels == labels`` is at least ``at_least`` (labels stay trusted)."""
     _expect("accuracy", predicted_labels, dict(labels=np.asarray(labels), at_least=float(at_least)), what)
@@ -477,12 +592,14 @@ def expect_accuracy(predicted_labels, labels, at_least: float, what: str):
 # --------------------------------------------------------------------------------------------
 def check_elementwise(name: str, reference: Callable, rng: np.random.Generator, *,
                       shapes=((4, 6),), scale: float = 3.0, special=(), float32: bool = False,
-                      kwargs: dict | None = None, rtol: float = 1e-6, atol: float = 1e-9):
+                      kwargs: dict | None = None, rtol: float = 1e-6, atol: float = 1e-9,
+                      no_warnings: bool = False):
     """Compare ``student.<name>(x, **kwargs)`` with ``reference(x, **kwargs)`` on random and special inputs.
 
     ``shapes``: random normal inputs (times ``scale``) of these shapes, float64.  ``special``:
     values that break naive code (0 at a kink, ±1000 for overflow), checked as one array.
-    ``float32``: also a float32 input, whose output must stay float32.
+    ``float32``: also a float32 input, whose output must stay float32.  ``no_warnings``: the call
+    on the special values must not warn either (numpy overflow included).
     """
     kwargs = kwargs or {}
     for shape in shapes:
@@ -493,6 +610,9 @@ def check_elementwise(name: str, reference: Callable, rng: np.random.Generator, 
         x = np.asarray(special, dtype=np.float64)
         expect_close(getattr(student, name)(x, **kwargs), reference(x, **kwargs),
                      f"{name} at the special values {np.array2string(x, precision=3)}", rtol=rtol, atol=atol)
+        if no_warnings:
+            expect_no_warnings(getattr(student, name), (x,), f"{name} at the special values "
+                               f"{np.array2string(x, precision=3)} without warnings", kwargs=kwargs)
     if float32:
         x = rng.normal(0.0, scale, size=(3, 5)).astype(np.float32)
         expect_close(getattr(student, name)(x, **kwargs), reference(x, **kwargs),

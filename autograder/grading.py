@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checks, sandbox, staticcheck
+from . import checks, references, sandbox, staticcheck
 from .assignment import Assignment
 from .notebook import Cell, NotebookError, merge, read_notebook
 from .safejson import UntrustedJSONError, load_limited
@@ -71,8 +71,12 @@ def _seed(secret: int, student_id: str, test_id: str) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
-def trace_test(cell: Cell, seed: int) -> checks.Trace:
-    """Run a source test cell in trace mode; any failure here is the assignment's bug."""
+def trace_test(cell: Cell, seed: int, source_cells: list[Cell] = ()) -> checks.Trace:
+    """Run a source test cell in trace mode; any failure here is the assignment's bug.
+
+    ``source_cells`` (the source notebook) supply the instructor's helpers a test asks for with
+    ``use_reference`` and the tests ``depends_on`` may name.
+    """
     namespace = {"__name__": "__autograder_test__"}
     with checks.tracing(seed) as trace:
         try:
@@ -81,6 +85,19 @@ def trace_test(cell: Cell, seed: int) -> checks.Trace:
             raise GraderError(f"test cell '{cell.key}' failed while tracing: {type(exc).__name__}: {exc}") from exc
     if not trace.expectations:
         raise GraderError(f"test cell '{cell.key}' makes no expectation (use expect_close / expect_equal / ...)")
+    graded_and_replaced = sorted(set(trace.references) & trace.names)
+    if graded_and_replaced:
+        raise GraderError(f"test cell '{cell.key}' grades {', '.join(graded_and_replaced)} but also replaces it "
+                          "with the instructor's version (use_reference)")
+    if trace.references:
+        try:
+            trace.reference_code = references.reference_code(list(source_cells), trace.references)
+        except checks.AuthoringError as exc:
+            raise GraderError(f"test cell '{cell.key}': {exc}") from exc
+    tests = {c.key for c in source_cells if c.role == "test"}
+    unknown = [t for t in trace.depends if t not in tests or t == cell.key]
+    if unknown:
+        raise GraderError(f"test cell '{cell.key}' depends_on {', '.join(unknown)}, not another test of this notebook")
     return trace
 
 
@@ -304,7 +321,7 @@ def grade_notebook(nb_name: str, source_cells: list[Cell], path: Path | None, st
             for flag in staticcheck.flags_for(c.source):
                 result.flags.append(f"{nb_name}: {c.label}: {flag}")
 
-    traces = [(c, trace_test(c, _seed(secret, student_id, f"{nb_name}/{c.key}"))) for c in test_cells]
+    traces = [(c, trace_test(c, _seed(secret, student_id, f"{nb_name}/{c.key}"), source_cells)) for c in test_cells]
     data, skip_cells, skip_tests, notes = run_with_retries(merged.cells, traces, limits, sandboxed, workdir_files)
     result.reasons.extend(notes)
     if data is None:
@@ -335,8 +352,19 @@ def grade_notebook(nb_name: str, source_cells: list[Cell], path: Path | None, st
             message = (f"`{banned[0]}` is defined in a cell that uses nnkit; answers must be written in numpy, "
                        "so this part earns no credit")
         result.tests.append(TestResult(nb_name, cell.key, cell.points if passed else 0.0, cell.points, passed, message))
+    explain_dependencies(result.tests, {cell.key: trace.depends for cell, trace in traces})
     result.score = sum(t.points for t in result.tests)
     return result
+
+
+def explain_dependencies(tests: list[TestResult], depends: dict[str, list[str]]) -> None:
+    """A failed test whose stated dependency failed too says so: the cause is probably there."""
+    failed = {t.test_id for t in tests if not t.passed}
+    for t in tests:
+        causes = [d for d in depends.get(t.test_id, ()) if d in failed]
+        if not t.passed and causes:
+            t.message += (f" — this test uses your answers checked by {', '.join(causes)}, "
+                          f"which failed too: fix {'that' if len(causes) == 1 else 'those'} first")
 
 
 def grade_submission(assignment: Assignment, student_dir: Path, student_id: str, secret: int,

@@ -88,8 +88,9 @@ def short_error(exc):
 # plain-data encoding of values
 # ---------------------------------------------------------------------------------------------
 class Encoder:
-    def __init__(self, np, prefix):
+    def __init__(self, np, prefix, sink=None):
         self.np, self.prefix, self.count = np, prefix, 0
+        self.sink = sink or send      # where array frames go (the pipe; a list when run in-process)
 
     def __call__(self, value, depth=0):
         np = self.np
@@ -120,7 +121,7 @@ class Encoder:
             name = f"{self.prefix}_{self.count}"
             buf = io.BytesIO()
             np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
-            send(wire.frame(b"A", name, buf.getvalue()))
+            self.sink(wire.frame(b"A", name, buf.getvalue()))
             return {"array": name}
         return {"unreadable": f"a {type(value).__name__} object"}
 
@@ -181,6 +182,15 @@ def perform(step, values, ns, np, prefix):
         args = decode_arg(step["args"], values, np, prefix)
         kwargs = decode_arg(step["kwargs"], values, np, prefix)
         return target(*args, **kwargs)
+    if op == "call_quiet":   # the warnings the call emitted (numpy's floating-point ones included), as text
+        import warnings
+        args = decode_arg(step["args"], values, np, prefix)
+        kwargs = decode_arg(step["kwargs"], values, np, prefix)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with np.errstate(over="warn", invalid="warn", divide="warn", under="ignore"):
+                target(*args, **kwargs)
+        return [f"{w.category.__name__}: {w.message}"[:300] for w in caught[:20]]
     if op == "getitem":
         return target[decode_arg(step["key"], values, np, prefix)]
     if op == "setitem":
@@ -192,17 +202,59 @@ def perform(step, values, ns, np, prefix):
     raise ValueError(f"unknown step {op!r}")
 
 
-def run_test(test, ns, np, seconds):
+_MISSING = object()
+
+
+def swap_in_references(refs, ns, np):
+    """Bind the instructor's versions of ``refs["names"]`` in ``ns``; returns what to put back afterwards.
+
+    The code runs in a private namespace of its own, so the reference functions call each other,
+    never the student's versions; only the listed names are visible to the student's code.
+    """
+    import builtins
+    import math
+    private = {"__builtins__": builtins, "__name__": "__reference__", "np": np, "numpy": np, "math": math}
+    exec(compile(refs["code"], "<instructor's reference>", "exec"), private)
+    saved = {name: ns.get(name, _MISSING) for name in refs["names"]}
+    for name in refs["names"]:
+        ns[name] = private[name]
+    return saved
+
+
+def restore(saved, ns):
+    for name, value in saved.items():
+        if value is _MISSING:
+            ns.pop(name, None)
+        else:
+            ns[name] = value
+
+
+def run_test(test, ns, np, seconds, sink=None):
+    """Perform one test's steps against ``ns``; ``seconds`` None means no timer (in-process self-checks)."""
     values, outputs = {}, {}
-    encode = Encoder(np, f"t{test['index']}")
+    encode = Encoder(np, f"t{test['index']}", sink)
     wanted = set(test["plan"]["outputs"])
     captured = CappedStream()
     saved = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = captured
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    swapped = setup_failure = None
+    if seconds is not None:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
+        refs = test["plan"].get("references")
+        if refs:
+            try:
+                swapped = swap_in_references(refs, ns, np)
+            except LimitExceeded:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - the student's code broke numpy or builtins
+                setup_failure = StepFailed({"raised": [
+                    "ReferenceSetupError", "the instructor's helpers could not be set up "
+                    f"({type(exc).__name__}: {str(exc)[:200]}); did the notebook change numpy or Python's builtins?"]})
         for step in test["plan"]["steps"]:
             try:
+                if setup_failure is not None:
+                    raise setup_failure
                 values[step["id"]] = perform(step, values, ns, np, test["index"])
             except StepFailed as failed:
                 values[step["id"]] = failed
@@ -223,8 +275,11 @@ def run_test(test, ns, np, seconds):
     except LimitExceeded:
         status = "timeout"
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        if seconds is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         sys.stdout, sys.stderr = saved
+        if swapped is not None:
+            restore(swapped, ns)
     return {"status": status, "outputs": outputs, "stdout": captured.text()}
 
 
