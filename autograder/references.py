@@ -36,16 +36,22 @@ def _used_names(node: ast.stmt) -> set[str]:
 
 
 def solution_definitions(cells: list[Cell]) -> tuple[dict[str, tuple[int, str, ast.stmt]], list[str]]:
-    """name -> (order, source, node) of its last top-level definition in the solution cells; and their imports."""
+    """name -> (order, source, node) of its last top-level definition in the instructor's code; and the imports.
+
+    The instructor's code is the solution cells and the locked code cells (given helpers a solution may
+    call); a locked cell that is not plain Python (a magic) is skipped.
+    """
     defs: dict[str, tuple[int, str, ast.stmt]] = {}
     imports: list[str] = []
     order = 0
     for cell in cells:
-        if cell.role != "answer":
+        if not cell.is_code or cell.role not in ("answer", "locked"):
             continue
         try:
             tree = ast.parse(cell.source)
         except SyntaxError as exc:
+            if cell.role == "locked":
+                continue
             raise AuthoringError(f"solution cell '{cell.key}' is not valid Python: {exc}") from exc
         for node in tree.body:
             order += 1
@@ -66,7 +72,8 @@ def reference_code(cells: list[Cell], names: list[str]) -> str:
     defs, imports = solution_definitions(cells)
     missing = [n for n in names if n not in defs]
     if missing:
-        raise AuthoringError(f"use_reference: {', '.join(missing)} not defined at the top level of any solution cell")
+        raise AuthoringError(f"use_reference: {', '.join(missing)} not defined at the top level of any solution "
+                             "or locked cell")
     needed, queue = set(), list(names)
     while queue:
         name = queue.pop()
@@ -74,16 +81,22 @@ def reference_code(cells: list[Cell], names: list[str]) -> str:
             continue
         needed.add(name)
         queue.extend(n for n in _used_names(defs[name][2]) if n in defs and n not in needed)
+    used = set().union(*(_used_names(defs[n][2]) for n in needed))
+    imports = [imp for imp in imports if _imported_names(imp) & used]   # matplotlib only if a reference plots
     known = set(defs) | PROVIDED | set(dir(builtins))
     for imp in imports:
-        known |= {a.asname or a.name.split(".")[0] for node in ast.parse(imp).body for a in node.names}
+        known |= _imported_names(imp)
     for name in sorted(needed):
         unknown = sorted(n for n in _used_names(defs[name][2]) - known - _locals(defs[name][2]))
         if unknown:
             raise AuthoringError(f"use_reference: the solution's `{name}` uses {', '.join(unknown)}, "
-                                 "which no solution cell defines")
+                                 "which no solution or locked cell defines")
     blocks = sorted({defs[n][:2] for n in needed})
     return "\n\n".join(imports + [text for _, text in blocks]) + "\n"
+
+
+def _imported_names(statement: str) -> set[str]:
+    return {a.asname or a.name.split(".")[0] for node in ast.parse(statement).body for a in node.names}
 
 
 def _locals(node: ast.stmt) -> set[str]:
