@@ -19,6 +19,7 @@ import importlib.util
 import io
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,7 +106,9 @@ def namespace(cells: list[Cell], answers: dict[str, str]) -> tuple[dict, list[st
             continue
         source = answers.get(cell.key, cell.source) if cell.role in ("answer", "manual") else cell.source
         try:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                    warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 exec(compile(transform(source), f"<cell {cell.key}>", "exec"), ns)
         except Exception as exc:  # noqa: BLE001 - a mutant's broken cell is a finding, not a crash
             errors.append(f"{cell.key}: {type(exc).__name__}: {exc}")
@@ -157,7 +160,9 @@ def run_tests(cells: list[Cell], notebook: str, ns: dict, seeds: int, harness=No
         for i, seed in enumerate(all_seeds[:seeds] if record.seeded else all_seeds[:1]):
             trace = traces[i] if i < 2 else grading.trace_test(cell, seed, cells)
             start = time.perf_counter()
-            passed, message = run_once(harness, cell, trace, ns)
+            with warnings.catch_warnings():   # a mutant's overflow is a finding for its test, not noise here
+                warnings.simplefilter("ignore")
+                passed, message = run_once(harness, cell, trace, ns)
             record.seconds += time.perf_counter() - start
             record.runs += 1
             record.passed += passed
