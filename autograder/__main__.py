@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from . import paths, sandbox
+from . import paths, sandbox, similarity
 
 NOT_RECORDED = ("grader error", "refused", "not submitted")   # rows of grades.csv that never reach the gradebook
 
@@ -88,6 +88,10 @@ def grade(assignment_name: str, submissions: Path, out: Path, workers: int, cour
             bar.update(1)
         bar.close()
     elapsed = time.monotonic() - start
+    threshold = paths.autograder_setting(course, "similarity_threshold", similarity.DEFAULT_THRESHOLD)
+    if threshold is not None:   # None in the course config switches the check off
+        similarity.check_batch(whole, submissions, [r for r in results if r.status not in NOT_RECORDED],
+                               float(threshold))
 
     write_grades_csv(results, out / "grades.csv")
     write_report_json(results, out / "report.json", {

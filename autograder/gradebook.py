@@ -25,6 +25,7 @@ from nbgrader.api import Gradebook
 from .assignment import Assignment
 from .grading import SubmissionResult
 from .notebook import NotebookError, _strip_hidden, load_notebook_json
+from .similarity import is_similarity_flag
 from .submissions import unusable_id
 
 KEPT_NOTEBOOK_METADATA = ("kernelspec", "language_info")
@@ -156,8 +157,9 @@ def _store(db, sub: gb_api.SubmittedAssignment, result: SubmissionResult, tests:
             comments = sorted(snb.comments, key=lambda c: c.cell.name != first_answers.get(nb_name))
             for comment in comments:
                 comment.auto_comment = None
-            if flags and comments:
-                comments[0].auto_comment = "Flagged by the autograder: " + "; ".join(flags)
+            shown = [f for f in flags if not is_similarity_flag(f)]   # comments reach students' feedback
+            if shown and comments:
+                comments[0].auto_comment = "Flagged by the autograder: " + "; ".join(shown)
         recorded.kept_comments += sum(1 for c in snb.comments if c.manual_comment)
 
 
@@ -206,14 +208,20 @@ def record(course: Path, assignment: Assignment, results: list[SubmissionResult]
 # ---------------------------------------------------------------------------------------------
 # course/autograded/: what the formgrader shows the instructor
 # ---------------------------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _sanitizer() -> SanitizeHTML:
-    return SanitizeHTML()
+BANNER_TAGS = ("p", "pre", "table", "thead", "tbody", "tr", "th", "td")   # the banner's side-by-side passages (no attributes)
 
 
-def _clean_html(text: str) -> str:
+@lru_cache(maxsize=2)
+def _sanitizer(extra_tags=()) -> SanitizeHTML:
+    sanitizer = SanitizeHTML()
+    if extra_tags:
+        sanitizer.tags = sorted(set(sanitizer.tags) | set(extra_tags))
+    return sanitizer
+
+
+def _clean_html(text: str, extra_tags=()) -> str:
     """Markdown/raw text with its HTML made inert by nbconvert's SanitizeHTML (text without ``<`` has no tags)."""
-    return _sanitizer().sanitize_html_tags(text) if "<" in text else text
+    return _sanitizer(extra_tags).sanitize_html_tags(text) if "<" in text else text
 
 
 def _text(source) -> str:
@@ -251,7 +259,7 @@ def autograded_notebook(submitted, source, tests: dict[str, str], verdicts: dict
             trusted_texts.add(_text(c.get("source")))
     cells, used_keys, used_ids = [], set(), set()
     if banner:
-        cells.append({"cell_type": "markdown", "id": "autograder-banner", "metadata": {}, "source": _clean_html(banner)})
+        cells.append({"cell_type": "markdown", "id": "autograder-banner", "metadata": {}, "source": _clean_html(banner, BANNER_TAGS)})
         used_ids.add("autograder-banner")
     for i, raw in enumerate(submitted["cells"]):
         if not isinstance(raw, dict) or raw.get("cell_type") not in ("code", "markdown", "raw"):
@@ -326,7 +334,18 @@ def flag_banner(result: SubmissionResult, notebook: str) -> str | None:
     if not flags:
         return None
     lines = "\n".join(f"- {html.escape(f)}" for f in flags)
-    return (f"**Flagged by the autograder for a human to look at** (a flag changes no score):\n\n{lines}")
+    tables = "".join(_similarity_table(m) for m in result.similarity if m.notebook == notebook)
+    return (f"**Flagged by the autograder for a human to look at** (a flag changes no score; this cell is for the "
+            f"instructor and is left out of students' feedback):\n\n{lines}\n{tables}")
+
+
+def _similarity_table(match) -> str:
+    """An answer's passages beside the matching passages of nnkit or another student, as escaped HTML."""
+    e = html.escape
+    rows = "".join(f"<tr><td><pre>{e(p['mine'])}</pre></td><td><pre>{e(p['theirs'])}</pre></td></tr>"
+                   for p in match.passages)
+    return (f"\n<p><b>{e(match.label)}</b>: {match.score:.0%} matches {e(match.other)}</p>\n"
+            f"<table><tr><th>this answer</th><th>{e(match.other)}</th></tr>{rows}</table>\n")
 
 
 def write_autograded(course: Path, assignment: Assignment, result: SubmissionResult,

@@ -55,6 +55,7 @@ class SubmissionResult:
     reasons: list = field(default_factory=list)    # what went wrong, shown to the student too
     cell_errors: list = field(default_factory=list)
     diagnostics: list = field(default_factory=list)  # for the instructor only (report.json), never feedback
+    similarity: list = field(default_factory=list)   # answer cells like nnkit's source or another student's (a flag)
     seconds: float = 0.0
     status: str = "graded"      # "graded"; "failed" (no notebook could run); "not submitted" (no folder for it);
                                 # "refused" (links, special files); "grader error" (our fault: regraded later)

@@ -23,14 +23,23 @@ def course_root(explicit: str | os.PathLike | None = None) -> Path:
 
 
 @lru_cache(maxsize=16)
-def _course_directory(course: Path) -> dict:
-    """The ``CourseDirectory`` settings of ``course/nbgrader_config.py`` ({} without one)."""
+def _course_config(course: Path):
+    from traitlets.config import Config
     from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
     try:
-        config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+        return PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     except ConfigFileNotFound:
-        return {}
-    return dict(config.get("CourseDirectory", {}))
+        return Config()
+
+
+def _course_directory(course: Path) -> dict:
+    """The ``CourseDirectory`` settings of ``course/nbgrader_config.py`` ({} without one)."""
+    return dict(_course_config(course).get("CourseDirectory", {}))
+
+
+def autograder_setting(course: Path, key: str, default):
+    """``c.Autograder.<key>`` from the course's ``nbgrader_config.py`` (the grader's own settings), else ``default``."""
+    return dict(_course_config(Path(course).resolve()).get("Autograder", {})).get(key, default)
 
 
 def _configured(course: Path, key: str, default: str) -> Path:

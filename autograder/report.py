@@ -13,7 +13,7 @@ from pathlib import Path
 from .grading import SubmissionResult
 
 CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "manual_points_pending", "status", "flags", "reasons",
-               "flag_reasons"]
+               "flag_reasons", "similarity"]
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -33,7 +33,13 @@ def write_grades_csv(results: list[SubmissionResult], path: Path) -> None:
         for r in sorted(results, key=lambda r: r.student_id):
             writer.writerow([csv_text(r.student_id), csv_text(r.assignment), f"{r.score:g}", f"{r.max_score:g}",
                              f"{r.manual_max:g}", csv_text(r.status), len(r.flags), csv_text(" | ".join(r.reasons)),
-                             csv_text(" | ".join(r.flags))])
+                             csv_text(" | ".join(r.flags)), _highest_similarity(r)])
+
+
+def _highest_similarity(result: SubmissionResult) -> str:
+    """The highest share of an answer cell found elsewhere (nnkit or a classmate), when one was flagged."""
+    scores = [m.score for m in result.similarity]
+    return f"{max(scores):.2f}" if scores else ""
 
 
 def write_report_json(results: list[SubmissionResult], path: Path, meta: dict) -> None:

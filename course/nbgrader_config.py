@@ -22,6 +22,11 @@ c.ExecutePreprocessor.timeout = 120
 c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
 # `nbgrader export` writes its table into the course folder, never into the folder it was started from.
 c.ExportPlugin.to = os.path.join(c.CourseDirectory.root, "grades.csv")
+# Students' feedback leaves out the autograder's banner (flags and similarity passages are for the instructor).
+c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+                                    "autograder.feedback.HideInstructorNotes"]
+# Answer cells this similar to nnkit's source or to a classmate's answer are flagged for review (None: no check).
+c.Autograder.similarity_threshold = 0.7
 # The formgrader and feedback pages typeset math with the MathJax installed here, not a CDN (autograder/mathjax.py).
 try:
     from autograder.mathjax import template_basedirs
