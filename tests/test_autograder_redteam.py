@@ -15,6 +15,7 @@ import pytest
 from autograder import sandbox
 from autograder.__main__ import grade
 from autograder.samples import ATTACKS, build_samples, write_samples
+from autograder.similarity import is_similarity_flag
 from grading_helpers import canary_in_environment, scratch_course
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,7 +96,11 @@ def test_attacks_are_flagged_for_a_human_and_honest_work_is_not(batch):
     for name in ("attack_ipython_transformer", "attack_ipython_custom_exc", "attack_numpy_patch",
                  "attack_gradebook", "attack_snoop", "attack_fake_numpy_module", "attack_anyeq_subclass"):
         assert results[name].flags, f"{name} was not flagged"
-    assert results["solution"].flags == [] and results["partial"].flags == []
+    # the samples are cut from one solution, so they are flagged as alike each other (similarity flags); nothing
+    # else, and never as like nnkit: the honest solution is not a copy of the reference library
+    for honest in ("solution", "partial"):
+        assert [f for f in results[honest].flags if not is_similarity_flag(f)] == [], results[honest].flags
+        assert not any("nnkit" in f for f in results[honest].flags), results[honest].flags
 
 
 def test_faults_come_with_a_reason(batch):
