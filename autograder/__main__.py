@@ -53,7 +53,8 @@ def grade(assignment_name: str, submissions: Path, out: Path, workers: int, cour
     from .report import write_feedback, write_grades_csv, write_report_json
     from .submissions import list_students
 
-    whole = assignment = Assignment.load(paths.solutions_dir(course), assignment_name)
+    whole = assignment = Assignment.load(paths.solutions_dir(course), assignment_name,
+                                         paths.autograder_setting(course, "limits", None))
     if tests:
         assignment = whole.only_tests(set(tests))
     folders = list_students(submissions, assignment_name)

@@ -28,7 +28,9 @@ class Assignment:
     files: list[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls, solutions: Path, name: str) -> "Assignment":
+    def load(cls, solutions: Path, name: str, course_limits: dict | None = None) -> "Assignment":
+        """``course_limits``: the course-wide limits (``c.Autograder.limits`` in its nbgrader_config.py), which
+        the assignment's own ``autograder.json`` overrides."""
         directory = Path(solutions) / name
         if not directory.is_dir():
             known = sorted(p.name for p in Path(solutions).iterdir() if p.is_dir()) if Path(solutions).is_dir() else []
@@ -40,10 +42,11 @@ class Assignment:
         config_path = directory / "autograder.json"
         config = json.loads(config_path.read_text()) if config_path.is_file() else {}
         known_limits = {f.name for f in fields(Limits)}
-        unknown = set(config.get("limits", {})) - known_limits
-        if unknown:
-            raise ValueError(f"{config_path}: unknown limits {sorted(unknown)}; known: {sorted(known_limits)}")
-        limits = replace(Limits(), **config.get("limits", {}))
+        for where, given in (("c.Autograder.limits", course_limits or {}), (config_path, config.get("limits", {}))):
+            unknown = set(given) - known_limits
+            if unknown:
+                raise ValueError(f"{where}: unknown limits {sorted(unknown)}; known: {sorted(known_limits)}")
+        limits = replace(Limits(), **{**(course_limits or {}), **config.get("limits", {})})
         return cls(name, directory, notebooks, limits, list(config.get("files", [])))
 
     @property
@@ -87,8 +90,21 @@ class Assignment:
         return any(fnmatch.fnmatch(path.name, pattern) for pattern in self.files)
 
     def workdir_files(self, student_dir: Path) -> list[Path]:
-        """Whitelisted regular files (no symlinks, size-capped) that go beside the notebook in the sandbox."""
-        if not student_dir.is_dir():
-            return []
-        return [p for p in sorted(student_dir.iterdir())
-                if self._whitelisted(p) and p.is_file() and not p.is_symlink() and p.stat().st_size <= MAX_WHITELISTED_BYTES]
+        """The files that go beside the notebook in the sandbox: the student's whitelisted regular files (no
+        symlinks, size-capped), then the files the assignment ships beside its notebooks (``given_files``),
+        which a student's file of the same name does not replace."""
+        given = self.given_files()
+        names = {p.name for p in given}
+        student = []
+        if student_dir.is_dir():
+            student = [p for p in sorted(student_dir.iterdir())
+                       if self._whitelisted(p) and p.name not in names and p.is_file() and not p.is_symlink()
+                       and p.stat().st_size <= MAX_WHITELISTED_BYTES]
+        return student + given
+
+    def given_files(self) -> list[Path]:
+        """Files beside the source notebooks (data, images such as nbgrader's ``jupyter.png``): released to students
+        with the notebooks, so a submission runs with them too.  Top-level regular files only, size-capped."""
+        return [p for p in sorted(self.directory.iterdir())
+                if p.is_file() and not p.is_symlink() and p.suffix != ".ipynb" and p.name != "autograder.json"
+                and not p.name.startswith(".") and p.stat().st_size <= MAX_WHITELISTED_BYTES]

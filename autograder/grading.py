@@ -33,6 +33,9 @@ class GraderError(Exception):
     """The grader itself failed (an assignment's test cell is broken, the sandbox can't start)."""
 
 
+OUTSIDE, IN_KERNEL = "outside the kernel", "in the kernel"   # how a test was judged (TestResult.judged)
+
+
 @dataclass
 class TestResult:
     notebook: str
@@ -41,6 +44,7 @@ class TestResult:
     max_points: float
     passed: bool
     message: str
+    judged: str = OUTSIDE
 
 
 @dataclass
@@ -118,7 +122,8 @@ def build_job(cells: list[Cell], traces: list[tuple[Cell, checks.Trace]], limits
     for path in workdir_files:
         parts.append(wire.frame(b"F", path.name, path.read_bytes()))
     job = {
-        "cells": [{"index": c.index, "source": c.source, "skip": c.index in skip_cells} for c in cells],
+        "cells": [{"index": c.index, "source": c.source, "skip": c.index in skip_cells,
+                   **({"test": True} if c.role == "kernel_test" else {})} for c in cells],
         "tests": tests,
         "limits": {"cell_seconds": limits.cell_seconds, "test_seconds": limits.test_seconds},
     }
@@ -284,6 +289,52 @@ def judge(trace: checks.Trace, outputs: dict) -> tuple[bool, str]:
     return True, f"all {len(details)} checks passed"
 
 
+def judged_outside(cell: Cell) -> bool:
+    """A test written with ``autograder.checks`` is traced and judged here; any other (plain nbgrader
+    ``assert`` cells) runs in the student's kernel and is judged as nbgrader does."""
+    import ast
+    try:
+        tree = ast.parse(cell.source)
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("autograder.checks"):
+            return True
+        if isinstance(node, ast.Import) and any(a.name.startswith("autograder.checks") for a in node.names):
+            return True
+    return False
+
+
+def judge_in_kernel(cell: Cell, record: dict | None, skipped: str | None) -> tuple[float, bool, str]:
+    """nbgrader's rule for a test cell run in the kernel: an error or anything on stderr earns 0; a value
+    that reads as a number from 0 to the cell's points is partial credit; otherwise full points.
+
+    ``record`` comes from the sandbox, so it is read defensively (the student shares that kernel: this is
+    nbgrader's trust level, and only this student's score depends on it)."""
+    if skipped:
+        return 0.0, False, f"your code {skipped}"
+    if not isinstance(record, dict):
+        return 0.0, False, "this test did not run"
+    status, error = record.get("status"), record.get("error")
+    if status == "timeout":
+        return 0.0, False, "ran past the time limit for a cell"
+    if status != "ok":
+        if isinstance(error, list) and len(error) == 2:
+            return 0.0, False, f"{str(error[0])[:100]}: {str(error[1])[:500]}".rstrip(": ")
+        return 0.0, False, "the test raised an error"
+    if record.get("stderr") is True:
+        return 0.0, False, "the test wrote to stderr (an error or a warning); nbgrader counts that as a failure"
+    value = record.get("value")
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if number is not None and 0 <= number < cell.points:
+            return number, False, f"partial credit: the test's value is {number:g} of {cell.points:g}"
+    return cell.points, True, "passed (run in the kernel, as nbgrader does)"
+
+
 def _nnkit_names(cells: list[Cell]) -> dict[str, int]:
     """Names bound by student cells that use nnkit -> the cell's index."""
     found = {}
@@ -315,14 +366,16 @@ def grade_notebook(nb_name: str, source_cells: list[Cell], path: Path | None, st
     except NotebookError as exc:
         return fail_all(str(exc))
 
-    merged = merge(source_cells, submitted)
+    kernel_tests = {c.key for c in test_cells if not judged_outside(c)}
+    merged = merge(source_cells, submitted, kernel_tests)
     result.reasons.extend(merged.notes)
     for c in merged.cells:
         if c.role in ("answer", "manual", "plain") and c is not None:
             for flag in staticcheck.flags_for(c.source):
                 result.flags.append(f"{nb_name}: {c.label}: {flag}")
 
-    traces = [(c, trace_test(c, _seed(secret, student_id, f"{nb_name}/{c.key}"), source_cells)) for c in test_cells]
+    traces = [(c, trace_test(c, _seed(secret, student_id, f"{nb_name}/{c.key}"), source_cells))
+              for c in test_cells if c.key not in kernel_tests]
     data, skip_cells, skip_tests, notes = run_with_retries(merged.cells, traces, limits, sandboxed, workdir_files)
     result.reasons.extend(notes)
     if data is None:
@@ -337,7 +390,16 @@ def grade_notebook(nb_name: str, source_cells: list[Cell], path: Path | None, st
             result.cell_errors.append(f"{nb_name}: {label_of[index]}: {kind}: {msg}")
 
     nnkit_names = _nnkit_names(merged.cells)
-    for cell, trace in traces:
+    records = {c.get("index"): c for c in data["cells"]}
+    ran_as = {c.key: c.index for c in merged.cells if c.role == "kernel_test"}
+    traced = {c.key: t for c, t in traces}
+    for cell in test_cells:
+        if cell.key in kernel_tests:
+            index = ran_as.get(cell.key)
+            points, passed, message = judge_in_kernel(cell, records.get(index), skip_cells.get(index))
+            result.tests.append(TestResult(nb_name, cell.key, points, cell.points, passed, message, IN_KERNEL))
+            continue
+        trace = traced[cell.key]
         res = data["tests"].get(cell.key)
         if cell.key in skip_tests:
             passed, message = False, f"your code {skip_tests[cell.key]}"

@@ -145,11 +145,13 @@ def _source_names(source: list[Cell]) -> dict[int, tuple[str, str]]:
     return names
 
 
-def merge(source: list[Cell], submission: list[Cell]) -> Merged:
+def merge(source: list[Cell], submission: list[Cell], kernel_tests=frozenset()) -> Merged:
     """The source's code cells in order, answers taken from the submission, student cells kept in place.
 
     The merged cells are numbered 0, 1, ... in execution order (their ``index``), and each carries a
-    ``label`` naming it as the student sees it: the part's heading and the cell's name.
+    ``label`` naming it as the student sees it: the part's heading and the cell's name.  Test cells
+    named in ``kernel_tests`` (plain nbgrader tests, judged in the kernel) run in place, from the
+    source with their hidden tests (role ``kernel_test``); the others are traced, never run here.
     """
     by_key = {c.key: c for c in submission if c.key is not None and c.is_code}
     source_keys = {c.key for c in source if c.key is not None}
@@ -175,6 +177,8 @@ def merge(source: list[Cell], submission: list[Cell]) -> Merged:
         if s.is_code:
             label = _where(*names[s.index])
             if s.role == "test":
+                if s.key in kernel_tests:
+                    merged.cells.append(Cell(s.index, "code", s.source, s.key, "kernel_test", s.points, label=label))
                 sub = by_key.get(s.key)
                 if sub is None:
                     merged.notes.append(f"test cell '{s.key}' was deleted; graded with the original test")

@@ -37,9 +37,14 @@ def _course_directory(course: Path) -> dict:
     return dict(_course_config(course).get("CourseDirectory", {}))
 
 
+def course_setting(course: Path, section: str, key: str, default):
+    """``c.<section>.<key>`` from the course's ``nbgrader_config.py``, else ``default``."""
+    return dict(_course_config(Path(course).resolve()).get(section, {})).get(key, default)
+
+
 def autograder_setting(course: Path, key: str, default):
     """``c.Autograder.<key>`` from the course's ``nbgrader_config.py`` (the grader's own settings), else ``default``."""
-    return dict(_course_config(Path(course).resolve()).get("Autograder", {})).get(key, default)
+    return course_setting(course, "Autograder", key, default)
 
 
 def _configured(course: Path, key: str, default: str) -> Path:

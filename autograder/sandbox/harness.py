@@ -2,8 +2,9 @@
 
 ``python -I harness.py JOB WORKDIR OUTFD``.  Reads the job (:mod:`wire` frames: the notebook's code
 cells in order, each test's plan of steps, the input arrays the grader chose, the whitelisted
-files); executes the cells with IPython (so magics work as in Jupyter) in WORKDIR, then performs
-each test's steps against the student's namespace; sends the values asked for as plain data
+files); executes the cells with IPython (so magics work as in Jupyter) in WORKDIR -- plain nbgrader
+test cells among them, in place, reporting their error, whether they wrote to stderr and their
+value -- then performs each traced test's steps against the student's namespace; sends the values asked for as plain data
 (``.npy`` frames and one JSON results frame) and progress events down the pipe OUTFD.
 
 Nothing sent here is trusted: the student's code runs in this interpreter and can write to the
@@ -68,6 +69,15 @@ class CappedStream(io.TextIOBase):
     def text(self):
         tail = f"\n... [{self.total - self.kept} more characters not kept]" if self.total > self.kept else ""
         return "".join(self.parts) + tail
+
+
+def value_text(shell, value):
+    """The text/plain of a cell's value, as Jupyter shows it (nbgrader reads partial credit from it)."""
+    try:
+        data, _ = shell.display_formatter.format(value)
+        return str(data.get("text/plain", ""))[:200]
+    except Exception:  # noqa: BLE001 - a value that cannot be shown is no number
+        return None
 
 
 def send(data):
@@ -323,12 +333,15 @@ def main():
             continue
         log("cell_start", index=cell["index"])
         captured = CappedStream()
+        errors_out = CappedStream() if cell.get("test") else captured   # nbgrader: a test writing to stderr fails
         saved = sys.stdout, sys.stderr
-        sys.stdout = sys.stderr = captured
+        sys.stdout, sys.stderr = captured, errors_out
         signal.setitimer(signal.ITIMER_REAL, limits["cell_seconds"])
-        status, error = "ok", None
+        status, error, value = "ok", None, None
         try:
             result = shell.run_cell(cell["source"], store_history=True)
+            if cell.get("test") and result.result is not None:
+                value = value_text(shell, result.result)
             if result.error_before_exec is not None:
                 status, error = "error", short_error(result.error_before_exec)["raised"]
             elif result.error_in_exec is not None:
@@ -346,7 +359,10 @@ def main():
                 plt.close("all")
             except Exception:  # noqa: BLE001 - the student may have broken matplotlib; not our concern
                 pass
-        results["cells"].append({"index": cell["index"], "status": status, "error": error, "stdout": captured.text()})
+        record = {"index": cell["index"], "status": status, "error": error, "stdout": captured.text()}
+        if cell.get("test"):   # a test cell judged in the kernel, as nbgrader does: its error, stderr and value
+            record.update(stderr=errors_out.total > 0, value=value)
+        results["cells"].append(record)
         log("cell_end", index=cell["index"], status=status)
 
     for test in job["tests"]:
