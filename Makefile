@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8888
 ARGS   ?=
 
-.PHONY: help demo test bench lectures lab release clean system-deps venv
+.PHONY: help demo test bench lectures lab release clean system-deps venv student-kit
 
 help:  ## this list
 	@echo "make TARGET   (a fresh machine needs nothing else: .venv and system packages are installed on first use)"
@@ -44,6 +44,10 @@ release: $(STAMP)  ## build assignments/ from solutions/ and publish them to the
 # Execute every lecture and render HTML a student can open without Jupyter (offline: MathJax is copied along).
 lectures: $(STAMP)  ## execute the lectures and render offline HTML into build/lectures
 	$(PY) scripts/render_lectures.py --out build/lectures
+
+# The archive students get: the course wheel, the released notebooks, the rendered lectures, a guide (docs/student-kit.md).
+student-kit: $(STAMP)  ## build/nnkit-course-kit.zip for students (wheel, assignments, lectures, install guide)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) scripts/build_student_kit.py --out build
 
 bench: $(STAMP)  ## speed against PyTorch, digits accuracy, grader against nbgrader
 	$(PY) bench/bench_speed.py

@@ -11,7 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .paths import assignments_dir, solutions_dir
+from .paths import assignments_dir, autograder_setting, solutions_dir
+from .studentkit import URL_TOKEN, WHEEL_TOKEN, fill_setup_cell
 
 
 def nbgrader_env() -> dict:
@@ -47,7 +48,22 @@ def release(course: Path, assignments: list[str] | None = None, release_dir: Pat
         if release_dir is not None:
             options.append(f"--CourseDirectory.release_directory={Path(release_dir).resolve()}")
         _nbgrader(course, "generate_assignment", name, "--force", *options)
+        folder = (Path(release_dir).resolve() if release_dir else assignments_dir(course)) / name
+        fill_install_lines(folder, autograder_setting(course, "student_wheel_url", None))
         if release_dir is None:
             _nbgrader(course, "release_assignment", name, "--force")
-        released.append((Path(release_dir).resolve() if release_dir else assignments_dir(course)) / name)
+        released.append(folder)
     return released
+
+
+def fill_install_lines(folder: Path, url: str | None) -> None:
+    """The released notebooks' set-up cells name the student wheel and its URL (``c.Autograder.student_wheel_url``)."""
+    import nbformat
+    for path in sorted(Path(folder).glob("*.ipynb")):
+        if WHEEL_TOKEN not in path.read_text(encoding="utf-8") and URL_TOKEN not in path.read_text(encoding="utf-8"):
+            continue
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.source = fill_setup_cell(cell.source, url)
+        nbformat.write(nb, path)

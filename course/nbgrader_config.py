@@ -25,6 +25,9 @@ c.ExportPlugin.to = os.path.join(c.CourseDirectory.root, "grades.csv")
 # Students' feedback leaves out the autograder's banner (flags and similarity passages are for the instructor).
 c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades", "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
                                     "autograder.feedback.HideInstructorNotes"]
+# Where students on Colab install the course wheel from (upload build/nnkit-course-kit/wheels/*.whl somewhere they
+# can reach, put its URL here, then release): the set-up cell of every released notebook prints it.
+c.Autograder.student_wheel_url = None
 # Answer cells this similar to nnkit's source or to a classmate's answer are flagged for review (None: no check).
 c.Autograder.similarity_threshold = 0.7
 # The formgrader and feedback pages typeset math with the MathJax installed here, not a CDN (autograder/mathjax.py).

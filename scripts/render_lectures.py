@@ -5,7 +5,7 @@ package (instead of nbconvert's default CDN link), no other script comes from a 
 between lectures point to the rendered pages.
 The notebooks in lectures/ are read, never written.  Prints how long each lecture took to execute.
 
-    python scripts/render_lectures.py [--out build/lectures] [NAME ...]
+    python scripts/render_lectures.py [--out build/lectures] [--root-link PATH] [NAME ...]
 """
 from __future__ import annotations
 
@@ -28,10 +28,10 @@ MATHJAX_URL = "mathjax/MathJax.js"
 TEMPLATE = "lecture"   # autograder/templates/lecture/
 
 
-def relink(nb, out: Path) -> None:
+def relink(nb, out: Path, to_root: str | None = None) -> None:
     """Point links at what exists next to the rendered page: other lectures as .html, the rest of the
-    repository (assignments) by its path from the build folder."""
-    to_root = Path(os.path.relpath(ROOT, out)).as_posix()
+    repository (assignments) by its path from the build folder (or ``to_root``: the student kit's ``..``)."""
+    to_root = to_root or Path(os.path.relpath(ROOT, out)).as_posix()
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
@@ -70,7 +70,7 @@ def progress_bars_as_text(nb) -> None:
     nb.metadata.pop("widgets", None)
 
 
-def render(path: Path, out: Path, timeout: int) -> float:
+def render(path: Path, out: Path, timeout: int, to_root: str | None = None) -> float:
     import nbformat
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import ExecutePreprocessor
@@ -79,7 +79,7 @@ def render(path: Path, out: Path, timeout: int) -> float:
     start = time.perf_counter()
     ExecutePreprocessor(timeout=timeout, kernel_name="python3").preprocess(nb, {"metadata": {"path": str(LECTURES)}})
     seconds = time.perf_counter() - start
-    relink(nb, out)
+    relink(nb, out, to_root)
     progress_bars_as_text(nb)
     exporter = HTMLExporter(template_name=TEMPLATE, extra_template_basedirs=[str(TEMPLATES)], mathjax_url=MATHJAX_URL)
     body, _ = exporter.from_notebook_node(nb)
@@ -107,6 +107,9 @@ def main(argv=None) -> int:
     parser.add_argument("names", nargs="*", help="lecture notebooks to render (file names or stems); default all")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "lectures", help="where the HTML goes")
     parser.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
+    parser.add_argument("--root-link", metavar="PATH",
+                        help="how the pages link to the course's folders (assignments/), e.g. '..' in the student kit "
+                             "(default: the path from --out to this repository)")
     args = parser.parse_args(argv)
 
     notebooks = sorted(LECTURES.glob("*.ipynb"))
@@ -125,7 +128,7 @@ def main(argv=None) -> int:
     failed = []
     for path in notebooks:
         try:
-            seconds = render(path, args.out, args.timeout)
+            seconds = render(path, args.out, args.timeout, args.root_link)
         except Exception as error:  # a failing cell: report it, render the others
             failed.append(path.name)
             print(f"{path.name:40s} FAILED\n{error}", flush=True)
