@@ -92,7 +92,7 @@ def grade(assignment_name: str, submissions: Path, out: Path, workers: int, cour
     threshold = paths.autograder_setting(course, "similarity_threshold", similarity.DEFAULT_THRESHOLD)
     if threshold is not None:   # None in the course config switches the check off
         similarity.check_batch(whole, submissions, [r for r in results if r.status not in NOT_RECORDED],
-                               float(threshold))
+                               float(threshold), paths.autograder_setting(course, "similarity_packages", ()))
 
     write_grades_csv(results, out / "grades.csv")
     write_report_json(results, out / "report.json", {

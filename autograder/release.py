@@ -36,6 +36,7 @@ def release(course: Path, assignments: list[str] | None = None, release_dir: Pat
     Into the course's own release folder, each is also published to the course's exchange; with another
     ``release_dir`` (a scratch check) nothing is published and, with ``db_url``, the gradebook is not touched.
     """
+    course = Path(course).resolve()   # nbgrader runs in the course folder: a relative root would point inside it
     solutions = solutions_dir(course)
     names = assignments or sorted(p.name for p in solutions.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
     released = []

@@ -4,7 +4,8 @@ Each answer cell of each submission is fingerprinted with copydetect (winnowed k
 after names, strings and layout are normalised, so renamed variables and reformatting do not hide a
 copy) and compared with
 
-* the source of the installed ``nnkit`` package, which students have for the lectures, and
+* the source of the course's reference library (``c.Autograder.similarity_packages``: ``["nnkit"]`` in
+  this course, which students install for the lectures; none by default), and
 * the same answer cell of every other student graded in the batch.
 
 Code the release gives (the stubs' signatures, locked cells, visible tests) is boilerplate: it never
@@ -78,11 +79,15 @@ def boilerplate_hashes(texts: list[str]) -> np.ndarray:
     return np.array(sorted(hashes), dtype=np.int64)
 
 
-def nnkit_sources() -> dict[str, str]:
-    """Every module of the installed nnkit, by its path inside the package's parent folder."""
-    import nnkit
-    root = Path(nnkit.__file__).resolve().parent
-    return {str(p.relative_to(root.parent)): p.read_text(encoding="utf-8") for p in sorted(root.rglob("*.py"))}
+def package_sources(packages=("nnkit",)) -> dict[str, str]:
+    """Every module of the installed ``packages`` (the libraries students have that hold answers), by path."""
+    import importlib
+    sources = {}
+    for name in packages:
+        root = Path(importlib.import_module(name).__file__).resolve().parent
+        sources.update({str(p.relative_to(root.parent)): p.read_text(encoding="utf-8")
+                        for p in sorted(root.rglob("*.py"))})
+    return sources
 
 
 def _slices(slices) -> list[tuple[int, int]]:
@@ -118,7 +123,7 @@ def find_copies(answers: list[Answer], given_code: list[str], threshold: float =
     ``given_code``: the release's code (boilerplate).  Each cell reports its best match in the corpus and
     its best match among the other students.
     """
-    corpus = nnkit_sources() if corpus is None else corpus
+    corpus = package_sources() if corpus is None else corpus
     boiler = boilerplate_hashes(given_code)
     prints = [_fingerprint(a.source, boiler) for a in answers]
     corpus_prints = {name: _fingerprint(text, boiler) for name, text in corpus.items()}
@@ -209,8 +214,9 @@ def answers_of(assignment, student_dir: Path, student: str) -> list[Answer]:
     return answers
 
 
-def check_batch(assignment, submissions: Path, results: list, threshold: float) -> int:
-    """Flag the results' answer cells that are near-copies; every student folder in ``submissions`` is compared.
+def check_batch(assignment, submissions: Path, results: list, threshold: float, packages=("nnkit",)) -> int:
+    """Flag the results' answer cells that are near-copies; every student folder in ``submissions`` is compared,
+    and the source of ``packages`` (the course's reference library).
 
     Returns how many cells were flagged.  The matches go to ``result.similarity`` (report.json, the
     similarity column of grades.csv, the banner of the autograded notebook) and a line to ``result.flags``.
@@ -220,7 +226,7 @@ def check_batch(assignment, submissions: Path, results: list, threshold: float) 
     for folder in list_students(submissions, assignment.name):
         if not folder.refusal:
             answers.extend(answers_of(assignment, folder.path / assignment.name, folder.student_id))
-    matches = find_copies(answers, given_code(assignment), threshold)
+    matches = find_copies(answers, given_code(assignment), threshold, package_sources(packages))
     flagged = 0
     for r in results:
         for m in matches.get(r.student_id, []):

@@ -30,6 +30,7 @@ c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades", "nbconve
 c.Autograder.student_wheel_url = None
 # Answer cells this similar to nnkit's source or to a classmate's answer are flagged for review (None: no check).
 c.Autograder.similarity_threshold = 0.7
+c.Autograder.similarity_packages = ["nnkit"]   # the reference library students have: its source counts as a source
 # The formgrader and feedback pages typeset math with the MathJax installed here, not a CDN (autograder/mathjax.py).
 try:
     from autograder.mathjax import template_basedirs
