@@ -144,8 +144,9 @@ def test_flags_reach_the_gradebook_the_csv_and_the_formgraders_notebook(tmp_path
 def test_cells_are_named_as_jupyter_shows_them(a1):
     """Feedback says "Part 2 — ReLU ..., answer cell relu_family", not "cell 9" (a number Jupyter never shows)."""
     submission = read_notebook(ROOT / "assignments" / A1 / f"{A1}.ipynb")
-    extra = submission[7].__class__(99, "code", "print('mine')", "id:extra", "plain")
-    merged = merge(a1.notebooks[A1], submission[:8] + [extra] + submission[8:])
+    after = next(i for i, c in enumerate(submission) if c.key == "relu_family") + 1
+    extra = submission[after - 1].__class__(99, "code", "print('mine')", "id:extra", "plain")
+    merged = merge(a1.notebooks[A1], submission[:after] + [extra] + submission[after:])
     labels = [c.label for c in merged.cells]
     assert "“Part 2 — ReLU and its modifications (5 points)”, answer cell relu_family" in labels
     assert "“Part 2 — ReLU and its modifications (5 points)”, a cell you added after answer cell relu_family" in labels
