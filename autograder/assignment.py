@@ -81,7 +81,9 @@ class Assignment:
             notes.append(f"expected {missing[0]}.ipynb but found {spare[0].name}; graded it as {missing[0]}.ipynb")
         elif spare:
             notes.append(f"ignored notebooks that are not part of the assignment: {', '.join(p.name for p in spare)}")
-        others = [p.name for p in student_dir.iterdir() if p.suffix != ".ipynb" and not self._whitelisted(p)]
+        expected = {p.name for p in self.given_files()} | {"timestamp.txt"}   # nbgrader's submission time stamp
+        others = [p.name for p in student_dir.iterdir()
+                  if p.suffix != ".ipynb" and not self._whitelisted(p) and p.name not in expected]
         if others:
             notes.append(f"ignored files the assignment does not use: {', '.join(sorted(others)[:10])}")
         return found, notes

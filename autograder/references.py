@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+from functools import lru_cache
 
 from .checks import AuthoringError
 from .notebook import Cell
@@ -69,6 +70,14 @@ def reference_code(cells: list[Cell], names: list[str]) -> str:
     """Source that defines ``names`` as the solution does, with every solution name they rely on."""
     if not names:
         return ""
+    instructor_code = tuple((c.key, c.role, c.source) for c in cells
+                            if c.is_code and c.role in ("answer", "locked"))
+    return _reference_code(instructor_code, tuple(names))
+
+
+@lru_cache(maxsize=256)   # each test is traced once per student: parse the notebook once per batch
+def _reference_code(instructor_code: tuple, names: tuple) -> str:
+    cells = [Cell(i, "code", source, key, role) for i, (key, role, source) in enumerate(instructor_code)]
     defs, imports = solution_definitions(cells)
     missing = [n for n in names if n not in defs]
     if missing:
