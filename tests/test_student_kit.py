@@ -146,3 +146,17 @@ def test_in_a_fresh_environment_the_first_cell_says_what_to_install_then_the_vis
     assert "The course package is not installed" not in ran.stdout
     where_from = _run(python, ["-c", "import nnkit, autograder.checks; print(nnkit.__file__)"], work).stdout
     assert str(ROOT) not in where_from and "venv" in where_from
+
+
+def test_the_wheel_url_set_in_the_course_config_reaches_every_released_notebook(tmp_path):
+    from autograder.release import release
+    course = tmp_path / "course"
+    course.mkdir()
+    config = (ROOT / "course" / "nbgrader_config.py").read_text()
+    (course / "nbgrader_config.py").write_text(config + '\nc.Autograder.student_wheel_url = "https://example.org/kit.whl"\n')
+    (tmp_path / "solutions").symlink_to(ROOT / "solutions")
+    released = release(course, [A1], release_dir=tmp_path / "release", db_url=f"sqlite:///{tmp_path / 'gb.db'}")
+    nb = json.loads((released[0] / f"{A1}.ipynb").read_text())
+    setup = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "!pip install https://example.org/kit.whl" in setup
+    assert f"pip install wheels/{studentkit.wheel_name()}" in setup and "<STUDENT_WHEEL" not in setup
