@@ -89,19 +89,25 @@ def _reference_code(instructor_code: tuple, names: tuple) -> str:
         if name in needed:
             continue
         needed.add(name)
-        queue.extend(n for n in _used_names(defs[name][2]) if n in defs and n not in needed)
-    used = set().union(*(_used_names(defs[n][2]) for n in needed))
+        queue.extend(n for n in _globals_used(defs[name][2]) if n in defs and n not in needed)
+    used = set().union(*(_globals_used(defs[n][2]) for n in needed))
     imports = [imp for imp in imports if _imported_names(imp) & used]   # matplotlib only if a reference plots
     known = set(defs) | PROVIDED | set(dir(builtins))
     for imp in imports:
         known |= _imported_names(imp)
     for name in sorted(needed):
-        unknown = sorted(n for n in _used_names(defs[name][2]) - known - _locals(defs[name][2]))
+        unknown = sorted(n for n in _globals_used(defs[name][2]) - known)
         if unknown:
             raise AuthoringError(f"use_reference: the solution's `{name}` uses {', '.join(unknown)}, "
                                  "which no solution or locked cell defines")
     blocks = sorted({defs[n][:2] for n in needed})
     return "\n\n".join(imports + [text for _, text in blocks]) + "\n"
+
+
+def _globals_used(node: ast.stmt) -> set[str]:
+    """The global names a definition reads: a function's (or class's) own arguments and locals are not."""
+    own = _locals(node) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else set()
+    return _used_names(node) - own
 
 
 def _imported_names(statement: str) -> set[str]:

@@ -262,3 +262,16 @@ def test_a_mutant_must_change_exactly_one_place():
         mutation.apply(m, {"d": "x"})
     with pytest.raises(TypeError):
         mutation.Mutant("m", cell="c", find="x", replace="y", targets="t", function="f")
+
+
+def test_a_local_that_shares_a_locked_cells_name_is_not_a_dependency(tmp_path):
+    """A solution's local `rng` is not the locked demo cell's global `rng` (whose code would not run alone)."""
+    source = write_source(tmp_path / "a")
+    nb = nbformat.read(source, as_version=4)
+    nb.cells[3].source = ("def silu(z):\n    ### BEGIN SOLUTION\n    rng = np.random.default_rng(1)\n"
+                          "    noise = 0 * rng.normal()\n    return z * sigmoid(z) + noise\n    ### END SOLUTION")
+    nb.cells.append(_cell("code", "rng = np.random.default_rng(0)\nx_demo = rng.normal(size=3)", grade_id="demo",
+                          locked=True))
+    nbformat.write(nb, source)
+    code = references.reference_code(read_notebook(source), ["silu"])
+    assert "default_rng(0)" not in code and "x_demo" not in code and "def sigmoid" in code
