@@ -148,16 +148,22 @@ def _seeds(count: int, cell: Cell, notebook: str) -> list[int]:
     return [grading._seed(i, "selfcheck", f"{notebook}/{cell.key}") for i in range(count)]
 
 
-def run_tests(cells: list[Cell], notebook: str, ns: dict, seeds: int, harness=None) -> dict[str, TestRecord]:
-    """Every test of the notebook on ``seeds`` secret seeds (once when its inputs ignore the seed)."""
+def run_tests(cells: list[Cell], notebook: str, ns: dict, seeds: int, harness=None,
+              many: set | None = None) -> dict[str, TestRecord]:
+    """Every test of the notebook on ``seeds`` secret seeds (once when its inputs ignore the seed).
+
+    ``many``: only these tests get ``seeds`` seeds, the others one (a mutant's targets, and a check that
+    nothing else fails).
+    """
     harness = harness or _harness()
     records = {}
     for cell in (c for c in cells if c.role == "test"):
         record = records[cell.key] = TestRecord()
+        count = seeds if many is None or cell.key in many else 1
         all_seeds = _seeds(max(seeds, 2), cell, notebook)
         traces = [grading.trace_test(cell, s, cells) for s in all_seeds[:2]]
         record.seeded = _fingerprint(traces[0]) != _fingerprint(traces[1])
-        for i, seed in enumerate(all_seeds[:seeds] if record.seeded else all_seeds[:1]):
+        for i, seed in enumerate(all_seeds[:count] if record.seeded else all_seeds[:1]):
             trace = traces[i] if i < 2 else grading.trace_test(cell, seed, cells)
             start = time.perf_counter()
             with warnings.catch_warnings():   # a mutant's overflow is a finding for its test, not noise here
@@ -173,7 +179,7 @@ def run_tests(cells: list[Cell], notebook: str, ns: dict, seeds: int, harness=No
 
 def selfcheck(assignment: Assignment, seeds: int = 200, mutants: list | None = None,
               mutant_seeds: int = 20) -> Report:
-    """The honest solution on ``seeds`` seeds; each mutant on ``mutant_seeds`` seeds."""
+    """The honest solution on ``seeds`` seeds; each mutant's targets on ``mutant_seeds`` seeds, its other tests on one."""
     report = Report(assignment.name, seeds)
     harness = _harness()
     for nb_name, cells in assignment.notebooks.items():
@@ -190,7 +196,7 @@ def selfcheck(assignment: Assignment, seeds: int = 200, mutants: list | None = N
             if (m.notebook or nb_name) != nb_name:
                 continue
             ns, _ = namespace(cells, mutation.apply(m, honest))
-            records = run_tests(cells, nb_name, ns, mutant_seeds, harness)
+            records = run_tests(cells, nb_name, ns, mutant_seeds, harness, many=set(m.targets))
             lost = {t: 1 - r.rate for t, r in records.items()}
             messages = {t: r.failure.split(": ", 1)[-1] for t, r in records.items() if r.failure}
             report.verdicts.append(mutation.judge(m, lost, messages, tests, dependents))
