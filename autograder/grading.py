@@ -294,7 +294,7 @@ def judged_outside(cell: Cell) -> bool:
     ``assert`` cells) runs in the student's kernel and is judged as nbgrader does."""
     import ast
     try:
-        tree = ast.parse(cell.source)
+        tree = staticcheck.parse(cell.source)
     except SyntaxError:
         return False
     for node in ast.walk(tree):

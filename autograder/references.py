@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from .checks import AuthoringError
 from .notebook import Cell
+from .staticcheck import parse
 
 PROVIDED = {"np", "numpy", "math"}   # what the private namespace holds before the code runs
 
@@ -49,7 +50,7 @@ def solution_definitions(cells: list[Cell]) -> tuple[dict[str, tuple[int, str, a
         if not cell.is_code or cell.role not in ("answer", "locked"):
             continue
         try:
-            tree = ast.parse(cell.source)
+            tree = parse(cell.source)
         except SyntaxError as exc:
             if cell.role == "locked":
                 continue
@@ -111,7 +112,7 @@ def _globals_used(node: ast.stmt) -> set[str]:
 
 
 def _imported_names(statement: str) -> set[str]:
-    return {a.asname or a.name.split(".")[0] for node in ast.parse(statement).body for a in node.names}
+    return {a.asname or a.name.split(".")[0] for node in parse(statement).body for a in node.names}
 
 
 def _locals(node: ast.stmt) -> set[str]:
