@@ -160,3 +160,15 @@ def test_the_wheel_url_set_in_the_course_config_reaches_every_released_notebook(
     setup = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     assert "!pip install https://example.org/kit.whl" in setup
     assert f"pip install wheels/{studentkit.wheel_name()}" in setup and "<STUDENT_WHEEL" not in setup
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "assignments").glob("*/*.ipynb")), ids=lambda p: p.parent.name)
+def test_filling_the_install_lines_keeps_nbgraders_checksums(notebook):
+    """nbgrader's Validate reports a locked cell whose checksum does not match as changed by the student."""
+    import nbformat
+    from nbgrader.utils import compute_checksum
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("locked") and "checksum" in meta:
+            assert meta["checksum"] == compute_checksum(cell), meta.get("grade_id")

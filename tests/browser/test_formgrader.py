@@ -27,7 +27,10 @@ def graded_course(lab_root: Path) -> Path:
     """lab_root/course: this course's config, a1 released to its exchange, three samples graded into its gradebook."""
     course = lab_root / "course"
     course.mkdir()
-    (course / "nbgrader_config.py").write_bytes((ROOT / "course/nbgrader_config.py").read_bytes())
+    # the samples are cut from one solution, so the similarity check would flag them all as alike: this test is about
+    # the tampering flag and hand grades (tests/test_autograder_similarity.py checks the similarity banner)
+    (course / "nbgrader_config.py").write_bytes((ROOT / "course/nbgrader_config.py").read_bytes()
+                                                + b"\nc.Autograder.similarity_threshold = None\n")
     (lab_root / "solutions").symlink_to(ROOT / "solutions")
     autograder(course, "release", A1)
     samples = [s for s in build_samples(ROOT / "solutions" / A1 / f"{A1}.ipynb",
