@@ -31,7 +31,8 @@ def cmd_selfcheck(args) -> int:
     try:
         assignment = Assignment.load(paths.solutions_dir(course), args.assignment)
         mutants = load_catalogue(Path(args.mutants)) if args.mutants else None
-        report = selfcheck(assignment, seeds=args.seeds, mutants=mutants, mutant_seeds=args.mutant_seeds)
+        report = selfcheck(assignment, seeds=args.seeds, mutants=mutants, mutant_seeds=args.mutant_seeds,
+                           workers=args.workers)
     except (ValueError, OSError, GraderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -303,6 +304,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=200, metavar="N", help="secret seeds for the solution")
     p.add_argument("--mutants", metavar="FILE", help="a catalogue: a Python file with MUTANTS = [Mutant(...), ...]")
     p.add_argument("--mutant-seeds", type=int, default=20, metavar="N", help="secret seeds for each mutant")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+                   help="processes sharing the runs (forked from this one)")
     p.set_defaults(func=cmd_selfcheck)
 
     p = sub.add_parser("doctor", help="check the sandbox on this machine: who student code runs as, which limits hold")

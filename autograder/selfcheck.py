@@ -13,11 +13,15 @@ runs once.  ``tests/test_mutations.py`` grades the same mutants through the real
 """
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import importlib.util
 import io
 import json
+import multiprocessing
+import os
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -25,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import grading, mutation
+from . import grading, mutation, references, staticcheck
 from .assignment import Assignment
 from .notebook import Cell
 from .samples import SOLUTION_MARKERS
@@ -91,8 +95,49 @@ class _QuietShell:
     getoutput = system
 
 
-def namespace(cells: list[Cell], answers: dict[str, str]) -> tuple[dict, list[str]]:
-    """Run the notebook's code cells (answers from ``answers``, tests skipped) as the grader's sandbox would."""
+def _names_read(source: str) -> set[str]:
+    """Every identifier a cell reads from outside itself: names, attributes (a test's ``student.bumpy``) and strings that look
+    like names (``use_reference("helper")``).  Generous on purpose: a name wrongly counted only keeps a cell."""
+    try:
+        tree = staticcheck.parse(staticcheck._without_magics(source))
+    except SyntaxError:
+        return set(re.findall(r"[A-Za-z_]\w*", source))
+    found = set().union(*(references._globals_used(stmt) for stmt in tree.body))   # not a function's locals
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+            found.add(node.value)
+    return found - staticcheck.definitions(source)   # a cell's own variables (a test's ``rng``) are not read
+
+
+def demo_cells(cells: list[Cell], answers: dict[str, str]) -> set[str]:
+    """Locked cells that only demonstrate: no answer, test or kept cell reads a name they define.
+
+    They draw figures (a4's pruning curve takes most of its notebook's time) and cannot change a test's
+    verdict except through hidden state (the global random generator, a file), which the notebooks do not use
+    between cells; the sandboxed grading in tests/test_mutations.py runs every cell.  Position does not
+    matter (an answer may call a helper defined further down).  A cell that defines nothing (the set-up
+    cell) is kept."""
+    def source(cell):
+        return answers.get(cell.key, cell.source) if cell.role in ("answer", "manual") else cell.source
+
+    code = [c for c in cells if c.is_code]
+    candidates = {c.key: staticcheck.definitions(source(c)) for c in code if c.role == "locked"}
+    candidates = {key: names for key, names in candidates.items() if names}
+    needed = set().union(*(_names_read(source(c)) for c in code if c.key not in candidates))
+    while True:
+        kept = [c for c in code if c.key in candidates and candidates[c.key] & needed]
+        if not kept:
+            return set(candidates)
+        for c in kept:
+            needed |= _names_read(source(c))
+            del candidates[c.key]
+
+
+def namespace(cells: list[Cell], answers: dict[str, str], skip: set[str] = frozenset()) -> tuple[dict, list[str]]:
+    """Run the notebook's code cells (answers from ``answers``, tests and ``skip`` left out) as the grader's
+    sandbox would."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -102,7 +147,7 @@ def namespace(cells: list[Cell], answers: dict[str, str]) -> tuple[dict, list[st
     ns = {"__name__": "__main__", "get_ipython": _QuietShell}
     errors = []
     for cell in cells:
-        if not cell.is_code or cell.role == "test":
+        if not cell.is_code or cell.role == "test" or cell.key in skip:
             continue
         source = answers.get(cell.key, cell.source) if cell.role in ("answer", "manual") else cell.source
         try:
@@ -148,38 +193,72 @@ def _seeds(count: int, cell: Cell, notebook: str) -> list[int]:
     return [grading._seed(i, "selfcheck", f"{notebook}/{cell.key}") for i in range(count)]
 
 
+_TASK = None
+
+
+def _run_task(item):
+    return _TASK(item)
+
+
+def in_parallel(func, items: list, workers: int) -> list:
+    """``[func(item) for item in items]`` in ``workers`` forked processes, results in order.
+
+    Forked children inherit this process (the notebook's namespace, whose functions cannot be pickled); only
+    the items and results travel.  One process, or no ``fork`` on this system: in this process."""
+    global _TASK
+    if workers <= 1 or len(items) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [func(item) for item in items]
+    _TASK = func
+    try:
+        with multiprocessing.get_context("fork").Pool(min(workers, len(items))) as pool:
+            return pool.map(_run_task, items, chunksize=max(1, len(items) // (4 * workers)))
+    finally:
+        _TASK = None
+
+
 def run_tests(cells: list[Cell], notebook: str, ns: dict, seeds: int, harness=None,
-              many: set | None = None) -> dict[str, TestRecord]:
+              many: set | None = None, workers: int = 1) -> dict[str, TestRecord]:
     """Every test of the notebook on ``seeds`` secret seeds (once when its inputs ignore the seed).
 
     ``many``: only these tests get ``seeds`` seeds, the others one (a mutant's targets, and a check that
-    nothing else fails).
+    nothing else fails).  ``workers``: the runs are shared among that many forked processes.
     """
     harness = harness or _harness()
-    records = {}
+    records, jobs, by_key = {}, [], {}
     for cell in (c for c in cells if c.role == "test"):
         record = records[cell.key] = TestRecord()
+        by_key[cell.key] = cell
         count = seeds if many is None or cell.key in many else 1
         all_seeds = _seeds(max(seeds, 2), cell, notebook)
         traces = [grading.trace_test(cell, s, cells) for s in all_seeds[:2]]
         record.seeded = _fingerprint(traces[0]) != _fingerprint(traces[1])
-        for i, seed in enumerate(all_seeds[:count] if record.seeded else all_seeds[:1]):
-            trace = traces[i] if i < 2 else grading.trace_test(cell, seed, cells)
-            start = time.perf_counter()
-            with warnings.catch_warnings():   # a mutant's overflow is a finding for its test, not noise here
-                warnings.simplefilter("ignore")
-                passed, message = run_once(harness, cell, trace, ns)
-            record.seconds += time.perf_counter() - start
-            record.runs += 1
-            record.passed += passed
-            if not passed and not record.failure:
-                record.failure = f"seed #{i}: {message}"
+        jobs += [(cell.key, i, seed) for i, seed in enumerate(all_seeds[:count] if record.seeded else all_seeds[:1])]
+
+    def run(job):
+        key, i, seed = job
+        trace = grading.trace_test(by_key[key], seed, cells)
+        start = time.perf_counter()
+        with warnings.catch_warnings():   # a mutant's overflow is a finding for its test, not noise here
+            warnings.simplefilter("ignore")
+            passed, message = run_once(harness, by_key[key], trace, ns)
+        return passed, message, time.perf_counter() - start
+
+    for (key, i, _), (passed, message, seconds) in zip(jobs, in_parallel(run, jobs, workers)):
+        record = records[key]
+        record.seconds += seconds
+        record.runs += 1
+        record.passed += passed
+        if not passed and not record.failure:
+            record.failure = f"seed #{i}: {message}"
     return records
 
 
 def selfcheck(assignment: Assignment, seeds: int = 200, mutants: list | None = None,
-              mutant_seeds: int = 20) -> Report:
-    """The honest solution on ``seeds`` seeds; each mutant's targets on ``mutant_seeds`` seeds, its other tests on one."""
+              mutant_seeds: int = 20, workers: int | None = None) -> Report:
+    """The honest solution on ``seeds`` seeds; each mutant's targets on ``mutant_seeds`` seeds, its other tests on one.
+
+    ``workers``: forked processes sharing the runs (default: one per core)."""
+    workers = workers or os.cpu_count() or 1
     report = Report(assignment.name, seeds)
     harness = _harness()
     for nb_name, cells in assignment.notebooks.items():
@@ -189,17 +268,20 @@ def selfcheck(assignment: Assignment, seeds: int = 200, mutants: list | None = N
         report.setup_seconds += time.perf_counter() - start
         if errors:
             raise grading.GraderError(f"the solution of {nb_name} does not run: {'; '.join(errors)}")
-        report.honest.update(run_tests(cells, nb_name, ns, seeds, harness))
+        report.honest.update(run_tests(cells, nb_name, ns, seeds, harness, workers=workers))
         tests = [c.key for c in cells if c.role == "test"]
         dependents = {c.key: grading.trace_test(c, 0, cells).depends for c in cells if c.role == "test"}
-        for m in mutants or []:
-            if (m.notebook or nb_name) != nb_name:
-                continue
-            ns, _ = namespace(cells, mutation.apply(m, honest))
+
+        def check(m):
+            answers = mutation.apply(m, honest)
+            ns, _ = namespace(cells, answers, skip=demo_cells(cells, answers))
             records = run_tests(cells, nb_name, ns, mutant_seeds, harness, many=set(m.targets))
             lost = {t: 1 - r.rate for t, r in records.items()}
             messages = {t: r.failure.split(": ", 1)[-1] for t, r in records.items() if r.failure}
-            report.verdicts.append(mutation.judge(m, lost, messages, tests, dependents))
+            return mutation.judge(m, lost, messages, tests, dependents)
+
+        mine = [m for m in mutants or [] if (m.notebook or nb_name) == nb_name]
+        report.verdicts.extend(in_parallel(check, mine, workers))
     return report
 
 

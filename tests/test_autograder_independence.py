@@ -275,3 +275,31 @@ def test_a_local_that_shares_a_locked_cells_name_is_not_a_dependency(tmp_path):
     nbformat.write(nb, source)
     code = references.reference_code(read_notebook(source), ["silu"])
     assert "default_rng(0)" not in code and "x_demo" not in code and "def sigmoid" in code
+
+
+def test_selfcheck_skips_only_locked_cells_no_later_code_reads():
+    from autograder.notebook import Cell
+    cells = [Cell(0, "code", "import numpy as np", "imports", "locked"),
+             Cell(1, "code", "def f(x):\n    return helper(x)", "f", "answer"),
+             Cell(2, "code", "def helper(x):\n    rng = 1\n    return x + rng", "helper", "locked"),
+             Cell(3, "code", "fig = plot(f(np.arange(3)))", "plot_f", "locked"),
+             Cell(4, "code", "data = np.ones(3)", "data", "locked"),
+             Cell(5, "code", "# set-up: defines nothing", "setup", "locked"),
+             Cell(6, "code", "rng = 2\nexpect_close(student.f(data), np.ones(3) + 1, 'f(data)')", "test_f", "test")]
+    # the test reads f (as student.f) and data; f reads helper; nothing reads fig; the test's own rng is its own
+    assert selfcheck.demo_cells(cells, {"f": cells[1].source}) == {"plot_f"}
+    # a mutant whose answer reads the demo's name keeps the demo cell
+    assert selfcheck.demo_cells(cells, {"f": "def f(x):\n    return helper(x) + len(fig)"}) == set()
+
+
+def test_selfcheck_gives_the_same_report_in_one_process_and_in_forked_workers(tmp_path):
+    write_source(tmp_path / "solutions" / "act")
+    assignment = Assignment.load(tmp_path / "solutions", "act")
+    mutants = [mutation.Mutant("constant", cell="helpers", find="return np.where(z >= 0, 1 / (1 + e), e / (1 + e))",
+                               replace="return 0.5 + 0 * z", targets=("test_sigmoid",), function="sigmoid"),
+               mutation.Mutant("escapes", cell="silu", find="z * sigmoid(z)", replace="sigmoid(z) * z",
+                               targets=("test_silu",), function="silu")]
+    one, two = (selfcheck.selfcheck(assignment, seeds=4, mutants=mutants, mutant_seeds=2, workers=w) for w in (1, 2))
+    assert {t: (r.runs, r.passed) for t, r in one.honest.items()} == {t: (r.runs, r.passed) for t, r in two.honest.items()}
+    assert [(v.mutant.name, v.lost, v.problems) for v in one.verdicts] == \
+        [(v.mutant.name, v.lost, v.problems) for v in two.verdicts]
