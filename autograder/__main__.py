@@ -3,15 +3,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from . import paths, sandbox, similarity
-
-NOT_RECORDED = ("grader error", "refused", "not submitted")   # rows of grades.csv that never reach the gradebook
+from . import paths, sandbox
 
 
 def cmd_release(args) -> int:
@@ -40,99 +35,9 @@ def cmd_selfcheck(args) -> int:
     return 0 if report.ok else 1
 
 
-def grade(assignment_name: str, submissions: Path, out: Path, workers: int, course: Path, sandboxed: bool,
-          secret: int, progress: bool = True, record_gradebook: bool = True, limits: sandbox.Limits | None = None,
-          students: list[str] | None = None, tests: set[str] | None = None):
-    """Grade every student folder (or only ``students``, or only ``tests``); returns (results, grader errors,
-    seconds) and writes them to ``out``; records them in the course's gradebook unless ``record_gradebook`` is off.
-
-    Raises ValueError for an unknown assignment, student or test."""
-    from tqdm.auto import tqdm
-
-    from .assignment import Assignment
-    from .grading import SubmissionResult, grade_submission
-    from .report import write_feedback, write_grades_csv, write_report_json
-    from .submissions import list_students
-
-    whole = assignment = Assignment.load(paths.solutions_dir(course), assignment_name,
-                                         paths.autograder_setting(course, "limits", None))
-    if tests:
-        assignment = whole.only_tests(set(tests))
-    folders = list_students(submissions, assignment_name)
-    if students:
-        missing = sorted(set(students) - {f.student_id for f in folders})
-        if missing:
-            raise ValueError(f"no folder for student(s) {', '.join(missing)} in {submissions}")
-        folders = [f for f in folders if f.student_id in set(students)]
-    out.mkdir(parents=True, exist_ok=True)
-    results, crashed = [], []
-    for f in folders:
-        if f.refusal:  # a symlinked or otherwise unsafe folder: never opened, a row with the reason
-            results.append(SubmissionResult(student_id=f.student_id, assignment=assignment_name,
-                                            max_score=assignment.max_score, status="refused", reasons=[f.refusal]))
-    start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(grade_submission, assignment, f.path / assignment_name, f.student_id, secret,
-                               limits, sandboxed): f.student_id for f in folders if not f.refusal}
-        bar = tqdm(total=len(futures), desc=f"grading {assignment_name}", unit="submission", disable=not progress)
-        for fut in as_completed(futures):
-            sid = futures[fut]
-            try:
-                results.append(fut.result())
-            except Exception as exc:  # the grader's own failure: still give the student a row
-                crashed.append((sid, exc))
-                r = SubmissionResult(student_id=sid, assignment=assignment_name, max_score=assignment.max_score,
-                                     status="grader error",
-                                     reasons=["the grader could not grade this submission (a problem on the grader's "
-                                              "side, not in your work); it will be regraded"],
-                                     diagnostics=[f"{type(exc).__name__}: {exc}"])
-                results.append(r)
-            bar.update(1)
-        bar.close()
-    elapsed = time.monotonic() - start
-    threshold = paths.autograder_setting(course, "similarity_threshold", similarity.DEFAULT_THRESHOLD)
-    if threshold is not None:   # None in the course config switches the check off
-        similarity.check_batch(whole, submissions, [r for r in results if r.status not in NOT_RECORDED],
-                               float(threshold), paths.autograder_setting(course, "similarity_packages", ()))
-
-    write_grades_csv(results, out / "grades.csv")
-    write_report_json(results, out / "report.json", {
-        "assignment": assignment_name, "submissions": len(results), "workers": workers, "sandboxed": sandboxed,
-        "seconds": round(elapsed, 2), "seed": secret, "max_score": assignment.max_score})
-    for r in results:
-        write_feedback(r, list(assignment.notebooks), out / "feedback")
-    if record_gradebook:
-        from .gradebook import record, write_autograded
-        recorded = record(course, assignment, [r for r in results if r.status not in NOT_RECORDED],
-                          tests=set(tests) if tests else None)
-        notes = recorded.notes
-        for r in results:
-            if r.status in NOT_RECORDED:
-                continue
-            found, _ = assignment.locate_notebooks(submissions / r.student_id / assignment_name)
-            notes += write_autograded(course, whole, r, found, only_tests=set(tests) if tests else None)
-        print(f"gradebook: {recorded.summary()}", file=sys.stderr)
-        for note in notes:  # what could not be stored for the formgrader, and why
-            print(f"gradebook: {note}", file=sys.stderr)
-    return results, crashed, elapsed
-
-
-def print_table(results) -> None:
-    """The grade table, then every flag with its reason (flags ask a human to look; they change no score)."""
-    width = max([len("student")] + [len(r.student_id) for r in results])
-    print(f"{'student':<{width}}  {'score':>11}  flags  notes")
-    for r in sorted(results, key=lambda r: r.student_id):
-        note = r.reasons[0] if r.reasons else ""
-        print(f"{r.student_id:<{width}}  {r.score:>5g} / {r.max_score:<3g}  {len(r.flags):>5}  {note[:70]}")
-    flagged = [r for r in sorted(results, key=lambda r: r.student_id) if r.flags]
-    if flagged:
-        print(f"\nflagged for review ({len(flagged)}):")
-        for r in flagged:
-            for flag in r.flags:
-                print(f"  {r.student_id}: {flag}")
-
-
 def cmd_grade(args) -> int:
+    from .batch import BatchError, BatchSpec, run_batch
+    from .report import grade_table
     course = paths.course_root(args.course)
     submissions = Path(args.submissions)
     if not submissions.is_dir():
@@ -144,7 +49,11 @@ def cmd_grade(args) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     sandboxed = not args.unsafe_no_sandbox
-    if sandboxed:
+    if args.scheduler and not sandboxed:
+        print("error: --unsafe-no-sandbox cannot be used with --scheduler: a cluster grades only in sandboxes",
+              file=sys.stderr)
+        return 2
+    if sandboxed and not args.scheduler:    # a cluster's workers check their own sandboxes (autograder.cluster)
         try:
             posture = sandbox.check_available()
         except sandbox.SandboxUnavailable as exc:
@@ -153,28 +62,34 @@ def cmd_grade(args) -> int:
         print(posture.summary(), file=sys.stderr)
         for warning in posture.warnings:
             print(f"not enforced here: {warning}", file=sys.stderr)
-    else:
+    elif not sandboxed:
         print("WARNING: grading WITHOUT a sandbox: student code runs with your permissions.", file=sys.stderr)
-    secret = args.seed if args.seed is not None else secrets.randbits(63)
+    spec = BatchSpec(args.assignment, submissions, Path(args.out), course, secret=args.seed, workers=args.workers,
+                     sandboxed=sandboxed, scheduler=args.scheduler, resume=args.resume,
+                     students=tuple(args.student) if args.student else None,
+                     tests=tuple(args.test) if args.test else None, record_gradebook=not args.no_gradebook,
+                     progress=not args.quiet)
     try:
-        results, crashed, elapsed = grade(args.assignment, submissions, Path(args.out), args.workers, course,
-                                          sandboxed, secret, progress=not args.quiet,
-                                          record_gradebook=not args.no_gradebook, students=args.student,
-                                          tests=set(args.test) if args.test else None)
-    except ValueError as exc:
+        outcome = run_batch(spec)
+    except (ValueError, BatchError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: what was graded is in {Path(args.out) / 'journal.jsonl'}; the same command with "
+              "--resume grades the rest", file=sys.stderr)
+        return 130
     if not args.quiet:
-        print_table(results)
+        print("\n".join(grade_table(outcome.results())))
         if args.test:
             print(f"regraded only {', '.join(args.test)}: the scores above cover those tests; the gradebook "
                   "holds every test's score (nbgrader export)")
-        print(f"graded {len(results)} submissions in {elapsed:.1f} s with {args.workers} workers; "
+        resumed = f" ({outcome.resumed} taken from the interrupted batch)" if outcome.resumed else ""
+        print(f"graded {outcome.graded} submissions in {outcome.seconds:.1f} s with {outcome.workers}{resumed}; "
               f"wrote {args.out}/grades.csv, report.json, feedback/"
               + ("" if args.no_gradebook else f" and the gradebook in {course}"))
-    for sid, exc in crashed:
-        print(f"grader error on {sid}: {type(exc).__name__}: {exc}", file=sys.stderr)
-    return 1 if crashed else 0
+    for sid, error in outcome.crashed:
+        print(f"grader error on {sid}: {error}", file=sys.stderr)
+    return 1 if outcome.crashed else 0
 
 
 def cmd_collect(args) -> int:
@@ -266,6 +181,12 @@ def main(argv=None) -> int:
                    help="run student code WITHOUT bubblewrap, with your permissions (trusted notebooks only)")
     p.add_argument("--no-gradebook", action="store_true",
                    help="a trial run: write OUT only, leave the course's gradebook.db and autograded/ untouched")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="send the submissions to this Dask scheduler's workers (each checks its own sandbox first; "
+                        "see autograder/README.md 'Grading on a cluster'); judging and the gradebook stay here")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted batch in OUT (its journal.jsonl): same seed, only the students "
+                        "without a result (or whose files changed) are graded")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no grade table (errors still print)")
     p.set_defaults(func=cmd_grade)
 

@@ -109,25 +109,67 @@ def trace_test(cell: Cell, seed: int, source_cells: list[Cell] = ()) -> checks.T
 # ---------------------------------------------------------------------------------------------
 # 2. running the sandbox, with retries
 # ---------------------------------------------------------------------------------------------
-def build_job(cells: list[Cell], traces: list[tuple[Cell, checks.Trace]], limits: sandbox.Limits,
-              skip_cells: dict, skip_tests: dict, workdir_files=()) -> bytes:
+@dataclass
+class NotebookJob:
+    """What a worker needs to run one notebook in the sandbox -- plain data (it travels to Dask workers).
+
+    No expectation, no solution and no gradebook is in it: the merged cells (the student's code with the
+    source's locked cells), each test's plan and input arrays (``.npy`` bytes), and the files that go beside
+    the notebook.  (A test that calls ``use_reference`` carries the instructor's helper in its plan: it runs
+    in the sandbox, as it does on one machine.)"""
+    notebook: str
+    cells: list            # {"index", "source", "label", "kernel_test"}
+    tests: list            # {"id", "plan", "arrays": [npy bytes]}
+    files: list            # [(name, bytes)]
+    limits: sandbox.Limits
+
+
+@dataclass
+class RunOutcome:
+    """What came back from running a :class:`NotebookJob` -- untrusted, judged by the grading process."""
+    results: bytes | str | None      # the harness's results document when a run finished, else None
+    arrays: dict                     # name -> .npy bytes
+    skip_cells: dict                 # cell index -> why it was skipped
+    skip_tests: dict                 # test id -> why
+    notes: list                      # what happened, for the student
+    timings: dict = field(default_factory=dict)   # where the time went (seconds; see RUN_PHASES)
+    worker: str = ""                 # who ran it (a Dask worker's address, or "local")
+
+
+RUN_PHASES = ("sandbox start", "interpreter and imports", "student cells", "tests")
+
+
+def notebook_job(nb_name: str, cells: list[Cell], traces: list[tuple[Cell, checks.Trace]], limits: sandbox.Limits,
+                 workdir_files=()) -> NotebookJob:
+    def npy(arr):
+        buf = io.BytesIO()
+        np.save(buf, arr, allow_pickle=False)
+        return buf.getvalue()
+    return NotebookJob(
+        nb_name,
+        [{"index": c.index, "source": c.source, "label": c.label, "kernel_test": c.role == "kernel_test"}
+         for c in cells],
+        [{"id": cell.key, "plan": trace.to_plan(), "arrays": [npy(a) for a in trace.arrays]} for cell, trace in traces],
+        [(path.name, path.read_bytes()) for path in workdir_files],
+        limits)
+
+
+def build_job(job: NotebookJob, skip_cells: dict, skip_tests: dict) -> bytes:
     """The job as :mod:`sandbox.wire` frames: cells and plans (JSON), input arrays, whitelisted files."""
     parts, tests = [], []
-    for i, (cell, trace) in enumerate(traces):
-        for k, arr in enumerate(trace.arrays):
-            buf = io.BytesIO()
-            np.save(buf, arr, allow_pickle=False)
-            parts.append(wire.frame(b"A", f"{i}_{k}", buf.getvalue()))
-        tests.append({"id": cell.key, "index": i, "plan": trace.to_plan(), "skip": cell.key in skip_tests})
-    for path in workdir_files:
-        parts.append(wire.frame(b"F", path.name, path.read_bytes()))
-    job = {
-        "cells": [{"index": c.index, "source": c.source, "skip": c.index in skip_cells,
-                   **({"test": True} if c.role == "kernel_test" else {})} for c in cells],
+    for i, test in enumerate(job.tests):
+        for k, data in enumerate(test["arrays"]):
+            parts.append(wire.frame(b"A", f"{i}_{k}", data))
+        tests.append({"id": test["id"], "index": i, "plan": test["plan"], "skip": test["id"] in skip_tests})
+    for name, data in job.files:
+        parts.append(wire.frame(b"F", name, data))
+    doc = {
+        "cells": [{"index": c["index"], "source": c["source"], "skip": c["index"] in skip_cells,
+                   **({"test": True} if c["kernel_test"] else {})} for c in job.cells],
         "tests": tests,
-        "limits": {"cell_seconds": limits.cell_seconds, "test_seconds": limits.test_seconds},
+        "limits": {"cell_seconds": job.limits.cell_seconds, "test_seconds": job.limits.test_seconds},
     }
-    return wire.json_frame("job", job) + b"".join(parts)
+    return wire.json_frame("job", doc) + b"".join(parts)
 
 
 def _death_reason(run: sandbox.RunResult) -> str:
@@ -149,12 +191,12 @@ def _death_reason(run: sandbox.RunResult) -> str:
     return "ended the process before grading finished (exit, os._exit or a crash)"
 
 
-def _results_document(run: sandbox.RunResult):
+def results_document(results):
     """The results JSON, if it is there and has the right shape; anything else is None (the student's failure)."""
-    if run.results is None or run.stream_error:
+    if results is None:
         return None
     try:
-        data = load_limited(run.results, max_bytes=MAX_RESULTS_BYTES, max_depth=64)
+        data = load_limited(results, max_bytes=MAX_RESULTS_BYTES, max_depth=64)
     except UntrustedJSONError:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("tests"), dict) or not isinstance(data.get("cells"), list):
@@ -162,49 +204,68 @@ def _results_document(run: sandbox.RunResult):
     return data
 
 
-def run_with_retries(cells, traces, limits, sandboxed, workdir_files) -> tuple[dict | None, dict, dict, list[str]]:
+def _add_timings(total: dict, run: sandbox.RunResult) -> None:
+    for phase, seconds in zip(RUN_PHASES, run.phases()):
+        total[phase] = total.get(phase, 0.0) + seconds
+
+
+def execute_notebook(job: NotebookJob, sandboxed: bool = True) -> RunOutcome:
     """Run until the harness finishes; each death skips the cell or test that caused it.
 
     One deadline covers every attempt (``limits.total_seconds``); a run is retried only when the
     cell or test it died in is a real one not skipped yet, so forged progress events cannot buy time.
+    Raises GraderError when the sandbox itself did not start (no student code ran).
     """
-    skip_cells: dict[int, str] = {}
-    skip_tests: dict[str, str] = {}
-    notes: list[str] = []
+    limits = job.limits
+    outcome = RunOutcome(None, {}, {}, {}, [])
     deadline = time.monotonic() + limits.total_seconds
-    wanted = {cell.key: {str(h) for h in trace.outputs} for cell, trace in traces}
     for _ in range(MAX_ATTEMPTS):
-        job = build_job(cells, traces, limits, skip_cells, skip_tests, workdir_files)
-        run = sandbox.run(job, limits, sandboxed=sandboxed, deadline=deadline,
-                          known_cells=[c.index for c in cells if c.index not in skip_cells],
-                          known_tests=[c.key for c, _ in traces if c.key not in skip_tests])
+        run = sandbox.run(build_job(job, outcome.skip_cells, outcome.skip_tests), limits, sandboxed=sandboxed,
+                          deadline=deadline,
+                          known_cells=[c["index"] for c in job.cells if c["index"] not in outcome.skip_cells],
+                          known_tests=[t["id"] for t in job.tests if t["id"] not in outcome.skip_tests])
+        _add_timings(outcome.timings, run)
         if not run.started and run.reason is None:
             # bwrap's own status says the harness never started: no student code ran, so the grader failed
             tail = run.log_tail.strip().splitlines()[-1:] or ["no output"]
             raise GraderError(f"the sandbox did not start ({_death_reason(run)}): {tail[0]}")
-        results = _results_document(run)
-        if results is not None and run.reason is None:
+        if run.reason is None and not run.stream_error and results_document(run.results) is not None:
             if run.oom_killed:
-                notes.append("a process the notebook started was killed: together, its processes and files in /tmp "
-                             f"went over the {limits.memory_bytes / 2**30:g} GiB memory limit")
-            return decode_results(results, run.arrays, wanted), skip_cells, skip_tests, notes
+                outcome.notes.append("a process the notebook started was killed: together, its processes and files "
+                                     f"in /tmp went over the {limits.memory_bytes / 2**30:g} GiB memory limit")
+            outcome.results, outcome.arrays = run.results, run.arrays
+            return outcome
         why = _death_reason(run)
         culprit = run.culprit
-        if culprit and culprit[0] == "cell" and culprit[1] not in skip_cells:
-            skip_cells[culprit[1]] = why
-            where = next((c.label for c in cells if c.index == culprit[1]), "") or f"code cell {culprit[1] + 1}"
-            notes.append(f"{where} {why}; it was skipped and the rest graded")
-        elif culprit and culprit[0] == "test" and culprit[1] not in skip_tests:
-            skip_tests[culprit[1]] = why
-            notes.append(f"your code, called by test '{culprit[1]}', {why}")
+        if culprit and culprit[0] == "cell" and culprit[1] not in outcome.skip_cells:
+            outcome.skip_cells[culprit[1]] = why
+            where = next((c["label"] for c in job.cells if c["index"] == culprit[1]), "") or f"code cell {culprit[1] + 1}"
+            outcome.notes.append(f"{where} {why}; it was skipped and the rest graded")
+        elif culprit and culprit[0] == "test" and culprit[1] not in outcome.skip_tests:
+            outcome.skip_tests[culprit[1]] = why
+            outcome.notes.append(f"your code, called by test '{culprit[1]}', {why}")
         else:
-            notes.append(f"the notebook could not be run: the process {why}")
-            return None, skip_cells, skip_tests, notes
+            outcome.notes.append(f"the notebook could not be run: the process {why}")
+            return outcome
         if time.monotonic() >= deadline - MIN_RETRY_SECONDS:
-            notes.append(f"the submission used up its {limits.total_seconds:g} s; what did not run earns nothing")
-            return None, skip_cells, skip_tests, notes
-    notes.append("gave up after repeated failures")
-    return None, skip_cells, skip_tests, notes
+            outcome.notes.append(f"the submission used up its {limits.total_seconds:g} s; what did not run earns nothing")
+            return outcome
+    outcome.notes.append("gave up after repeated failures")
+    return outcome
+
+
+def decoded(outcome: RunOutcome, traces: list[tuple[Cell, checks.Trace]]) -> dict | None:
+    """The values the tests asked for, decoded here from what the sandbox sent (None: the notebook did not finish)."""
+    data = results_document(outcome.results)
+    if data is None:
+        return None
+    return decode_results(data, outcome.arrays, {cell.key: {str(h) for h in trace.outputs} for cell, trace in traces})
+
+
+def run_with_retries(cells, traces, limits, sandboxed, workdir_files) -> tuple[dict | None, dict, dict, list[str]]:
+    """:func:`execute_notebook` and :func:`decoded` in one call (one machine, one notebook)."""
+    outcome = execute_notebook(notebook_job("", cells, traces, limits, workdir_files), sandboxed)
+    return decoded(outcome, traces), outcome.skip_cells, outcome.skip_tests, outcome.notes
 
 
 def decode_results(results: dict, arrays: dict[str, bytes], wanted: dict[str, set]) -> dict:
@@ -345,43 +406,65 @@ def _nnkit_names(cells: list[Cell]) -> dict[str, int]:
     return found
 
 
-def grade_notebook(nb_name: str, source_cells: list[Cell], path: Path | None, student_id: str, secret: int,
-                   limits: sandbox.Limits, sandboxed: bool, workdir_files=()) -> SubmissionResult:
-    """Grade one notebook of one submission; ``path`` None means the notebook is missing."""
+@dataclass
+class PreparedNotebook:
+    """One notebook of one submission, ready to run: the job for a worker, and what stays here to judge it."""
+    result: SubmissionResult             # flags and notes so far; ``status == "failed"`` means nothing to run
+    job: NotebookJob | None = None
+    cells: list = field(default_factory=list)      # the merged cells
+    traces: list = field(default_factory=list)     # (test cell, trace): the expectations never leave this process
+    kernel_tests: set = field(default_factory=set)
+    test_cells: list = field(default_factory=list)
+
+
+def _failed(result: SubmissionResult, nb_name: str, test_cells: list[Cell], reason: str) -> SubmissionResult:
+    result.reasons.append(reason)
+    result.tests = [TestResult(nb_name, c.key, 0.0, c.points, False, reason) for c in test_cells]
+    result.status = "failed"
+    return result
+
+
+def prepare_notebook(nb_name: str, source_cells: list[Cell], path: Path | None, student_id: str, secret: int,
+                     limits: sandbox.Limits, workdir_files=()) -> PreparedNotebook:
+    """Read and merge the submitted notebook, trace its tests; ``path`` None means the notebook is missing."""
     result = SubmissionResult(student_id=student_id, assignment="")
     test_cells = [c for c in source_cells if c.role == "test"]
     result.max_score = sum(c.points for c in test_cells)
     result.manual_max = sum(c.points for c in source_cells if c.role == "manual")
-
-    def fail_all(reason: str):
-        result.reasons.append(reason)
-        result.tests = [TestResult(nb_name, c.key, 0.0, c.points, False, reason) for c in test_cells]
-        result.status = "failed"
-        return result
-
+    prepared = PreparedNotebook(result, test_cells=test_cells)
     if path is None:
-        return fail_all(f"{nb_name}.ipynb was not submitted")
+        _failed(result, nb_name, test_cells, f"{nb_name}.ipynb was not submitted")
+        return prepared
     try:
         submitted = read_notebook(path)
     except NotebookError as exc:
-        return fail_all(str(exc))
+        _failed(result, nb_name, test_cells, str(exc))
+        return prepared
 
-    kernel_tests = {c.key for c in test_cells if not judged_outside(c)}
-    merged = merge(source_cells, submitted, kernel_tests)
+    prepared.kernel_tests = {c.key for c in test_cells if not judged_outside(c)}
+    merged = merge(source_cells, submitted, prepared.kernel_tests)
     result.reasons.extend(merged.notes)
     for c in merged.cells:
         if c.role in ("answer", "manual", "plain") and c is not None:
             for flag in staticcheck.flags_for(c.source):
                 result.flags.append(f"{nb_name}: {c.label}: {flag}")
+    prepared.cells = merged.cells
+    prepared.traces = [(c, trace_test(c, _seed(secret, student_id, f"{nb_name}/{c.key}"), source_cells))
+                       for c in test_cells if c.key not in prepared.kernel_tests]
+    prepared.job = notebook_job(nb_name, merged.cells, prepared.traces, limits, workdir_files)
+    return prepared
 
-    traces = [(c, trace_test(c, _seed(secret, student_id, f"{nb_name}/{c.key}"), source_cells))
-              for c in test_cells if c.key not in kernel_tests]
-    data, skip_cells, skip_tests, notes = run_with_retries(merged.cells, traces, limits, sandboxed, workdir_files)
-    result.reasons.extend(notes)
+
+def finish_notebook(nb_name: str, prepared: PreparedNotebook, outcome: RunOutcome) -> SubmissionResult:
+    """Judge what came back from the sandbox against the traced expectations."""
+    result, test_cells, limits = prepared.result, prepared.test_cells, prepared.job.limits
+    result.reasons.extend(outcome.notes)
+    data = decoded(outcome, prepared.traces)
     if data is None:
-        return fail_all("; ".join(notes) if notes else "the notebook could not be run")
-
-    label_of = {c.index: c.label for c in merged.cells}
+        return _failed(result, nb_name, test_cells, "; ".join(outcome.notes) if outcome.notes
+                       else "the notebook could not be run")
+    skip_cells, skip_tests = outcome.skip_cells, outcome.skip_tests
+    label_of = {c.index: c.label for c in prepared.cells}
     for cell_info in data["cells"]:
         index, error = cell_info.get("index"), cell_info.get("error")
         if cell_info.get("status") in ("error", "timeout") and type(index) is int and index in label_of \
@@ -389,12 +472,12 @@ def grade_notebook(nb_name: str, source_cells: list[Cell], path: Path | None, st
             kind, msg = (str(x)[:300] for x in error)
             result.cell_errors.append(f"{nb_name}: {label_of[index]}: {kind}: {msg}")
 
-    nnkit_names = _nnkit_names(merged.cells)
+    nnkit_names = _nnkit_names(prepared.cells)
     records = {c.get("index"): c for c in data["cells"]}
-    ran_as = {c.key: c.index for c in merged.cells if c.role == "kernel_test"}
-    traced = {c.key: t for c, t in traces}
+    ran_as = {c.key: c.index for c in prepared.cells if c.role == "kernel_test"}
+    traced = {c.key: t for c, t in prepared.traces}
     for cell in test_cells:
-        if cell.key in kernel_tests:
+        if cell.key in prepared.kernel_tests:
             index = ran_as.get(cell.key)
             points, passed, message = judge_in_kernel(cell, records.get(index), skip_cells.get(index))
             result.tests.append(TestResult(nb_name, cell.key, points, cell.points, passed, message, IN_KERNEL))
@@ -415,9 +498,18 @@ def grade_notebook(nb_name: str, source_cells: list[Cell], path: Path | None, st
             message = (f"`{banned[0]}` is defined in a cell that uses nnkit; answers must be written in numpy, "
                        "so this part earns no credit")
         result.tests.append(TestResult(nb_name, cell.key, cell.points if passed else 0.0, cell.points, passed, message))
-    explain_dependencies(result.tests, {cell.key: trace.depends for cell, trace in traces})
+    explain_dependencies(result.tests, {cell.key: trace.depends for cell, trace in prepared.traces})
     result.score = sum(t.points for t in result.tests)
     return result
+
+
+def grade_notebook(nb_name: str, source_cells: list[Cell], path: Path | None, student_id: str, secret: int,
+                   limits: sandbox.Limits, sandboxed: bool, workdir_files=()) -> SubmissionResult:
+    """Grade one notebook of one submission here: prepare, run, judge."""
+    prepared = prepare_notebook(nb_name, source_cells, path, student_id, secret, limits, workdir_files)
+    if prepared.job is None:
+        return prepared.result
+    return finish_notebook(nb_name, prepared, execute_notebook(prepared.job, sandboxed))
 
 
 def explain_dependencies(tests: list[TestResult], depends: dict[str, list[str]]) -> None:
@@ -430,17 +522,50 @@ def explain_dependencies(tests: list[TestResult], depends: dict[str, list[str]])
                           f"which failed too: fix {'that' if len(causes) == 1 else 'those'} first")
 
 
-def grade_submission(assignment: Assignment, student_dir: Path, student_id: str, secret: int,
-                     limits: sandbox.Limits | None = None, sandboxed: bool = True) -> SubmissionResult:
-    """Grade every notebook of one student's submission; never raises for the student's faults."""
-    start = time.monotonic()
+@dataclass
+class SubmissionJob:
+    """A whole submission's work for a worker: plain data, one :class:`NotebookJob` per notebook to run."""
+    student_id: str
+    jobs: list
+    sandboxed: bool = True
+
+
+@dataclass
+class PreparedSubmission:
+    student_id: str
+    folder_exists: bool
+    notes: list
+    notebooks: dict          # notebook name -> PreparedNotebook
+    started: float = 0.0
+
+    def job(self, sandboxed: bool) -> SubmissionJob:
+        return SubmissionJob(self.student_id, [p.job for p in self.notebooks.values() if p.job is not None], sandboxed)
+
+
+def prepare_submission(assignment: Assignment, student_dir: Path, student_id: str, secret: int,
+                       limits: sandbox.Limits | None = None) -> PreparedSubmission:
+    """Every notebook of one submission read, merged and traced (here, in the grading process)."""
+    started = time.monotonic()
     limits = limits or assignment.limits
-    total = SubmissionResult(student_id=student_id, assignment=assignment.name)
     found, notes = assignment.locate_notebooks(student_dir)
-    total.reasons.extend(notes)
-    for nb_name, source_cells in assignment.notebooks.items():
-        part = grade_notebook(nb_name, source_cells, found.get(nb_name), student_id, secret, limits, sandboxed,
-                              assignment.workdir_files(student_dir))
+    files = assignment.workdir_files(student_dir)
+    prepared = {nb: prepare_notebook(nb, cells, found.get(nb), student_id, secret, limits, files)
+                for nb, cells in assignment.notebooks.items()}
+    return PreparedSubmission(student_id, student_dir.is_dir(), notes, prepared, started)
+
+
+def execute_submission(job: SubmissionJob) -> list[RunOutcome]:
+    """The worker's part: run each notebook's job in a sandbox, one after the other (a Dask task)."""
+    return [execute_notebook(j, job.sandboxed) for j in job.jobs]
+
+
+def finish_submission(assignment: Assignment, prepared: PreparedSubmission, outcomes: list[RunOutcome]) -> SubmissionResult:
+    """Judge each notebook's outcome and add the notebooks up; never raises for the student's faults."""
+    total = SubmissionResult(student_id=prepared.student_id, assignment=assignment.name)
+    total.reasons.extend(prepared.notes)
+    ran = iter(outcomes)
+    for nb_name, nb in prepared.notebooks.items():
+        part = nb.result if nb.job is None else finish_notebook(nb_name, nb, next(ran))
         total.score += part.score
         total.max_score += part.max_score
         total.manual_max += part.manual_max
@@ -450,7 +575,14 @@ def grade_submission(assignment: Assignment, student_dir: Path, student_id: str,
         total.cell_errors.extend(part.cell_errors)
         if part.status == "failed":
             total.status = "failed" if total.status == "failed" or len(assignment.notebooks) == 1 else "graded"
-    if not student_dir.is_dir():
+    if not prepared.folder_exists:
         total.status = "not submitted"              # a row with 0 in grades.csv; no submission in the gradebook
-    total.seconds = round(time.monotonic() - start, 3)
+    total.seconds = round(time.monotonic() - prepared.started, 3)
     return total
+
+
+def grade_submission(assignment: Assignment, student_dir: Path, student_id: str, secret: int,
+                     limits: sandbox.Limits | None = None, sandboxed: bool = True) -> SubmissionResult:
+    """Grade every notebook of one student's submission in this process; never raises for the student's faults."""
+    prepared = prepare_submission(assignment, student_dir, student_id, secret, limits)
+    return finish_submission(assignment, prepared, execute_submission(prepared.job(sandboxed)))

@@ -9,6 +9,7 @@ import csv
 import html
 import json
 from pathlib import Path
+from typing import Iterable
 
 from .grading import SubmissionResult
 
@@ -25,15 +26,20 @@ def csv_text(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
-def write_grades_csv(results: list[SubmissionResult], path: Path) -> None:
-    """One row per submission; text cells are defused against formula injection, numbers stay numbers."""
+def grades_row(r: SubmissionResult) -> list:
+    return [csv_text(r.student_id), csv_text(r.assignment), f"{r.score:g}", f"{r.max_score:g}", f"{r.manual_max:g}",
+            csv_text(r.status), len(r.flags), csv_text(" | ".join(r.reasons)), csv_text(" | ".join(r.flags)),
+            _highest_similarity(r)]
+
+
+def write_grades_csv(results: Iterable[SubmissionResult], path: Path) -> None:
+    """One row per submission, sorted by student; text cells are defused against formula injection, numbers stay
+    numbers.  ``results`` may be a generator: only the rows are kept."""
+    rows = sorted((grades_row(r) for r in results), key=lambda row: row[0])
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(CSV_COLUMNS)
-        for r in sorted(results, key=lambda r: r.student_id):
-            writer.writerow([csv_text(r.student_id), csv_text(r.assignment), f"{r.score:g}", f"{r.max_score:g}",
-                             f"{r.manual_max:g}", csv_text(r.status), len(r.flags), csv_text(" | ".join(r.reasons)),
-                             csv_text(" | ".join(r.flags)), _highest_similarity(r)])
+        writer.writerows(rows)
 
 
 def _highest_similarity(result: SubmissionResult) -> str:
@@ -42,9 +48,38 @@ def _highest_similarity(result: SubmissionResult) -> str:
     return f"{max(scores):.2f}" if scores else ""
 
 
-def write_report_json(results: list[SubmissionResult], path: Path, meta: dict) -> None:
-    payload = {"meta": meta, "submissions": [r.to_json() for r in sorted(results, key=lambda r: r.student_id)]}
-    path.write_text(json.dumps(payload, indent=2))
+def write_report_json(results: Iterable[SubmissionResult], path: Path, meta: dict) -> None:
+    """``{"meta": ..., "submissions": [...]}``, written one submission at a time (a list is sorted by student
+    first; a generator is written in its own order)."""
+    if isinstance(results, list):
+        results = sorted(results, key=lambda r: r.student_id)
+    with open(path, "w") as f:
+        f.write('{\n "meta": ' + json.dumps(meta, default=json_default) + ',\n "submissions": [')
+        for i, r in enumerate(results):
+            f.write(("," if i else "") + "\n  " + json.dumps(r.to_json(), default=json_default))
+        f.write("\n ]\n}\n")
+
+
+def json_default(value):
+    if hasattr(value, "item"):     # numpy scalars
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def grade_table(results: Iterable[SubmissionResult]) -> list[str]:
+    """The grade table, then every flag with its reason (flags ask a human to look; they change no score)."""
+    rows, flagged = [], []
+    for r in sorted(results, key=lambda r: r.student_id) if isinstance(results, list) else results:
+        note = r.reasons[0] if r.reasons else ""
+        rows.append((r.student_id, f"{r.score:>5g} / {r.max_score:<3g}", len(r.flags), note[:70]))
+        flagged += [(r.student_id, flag) for flag in r.flags]
+    width = max([len("student")] + [len(row[0]) for row in rows])
+    lines = [f"{'student':<{width}}  {'score':>11}  flags  notes"]
+    lines += [f"{sid:<{width}}  {score}  {flags:>5}  {note}" for sid, score, flags, note in rows]
+    if flagged:
+        lines.append(f"\nflagged for review ({len({sid for sid, _ in flagged})}):")
+        lines += [f"  {sid}: {flag}" for sid, flag in flagged]
+    return lines
 
 
 STYLE = """

@@ -57,6 +57,10 @@ class Match:
     def flag(self) -> str:
         return f"{self.notebook}: {self.label}: {self.score:.0%} of it matches {self.other} {FLAG_MARK}"
 
+    @classmethod
+    def from_json(cls, doc: dict) -> "Match":
+        return cls(**doc)
+
 
 FLAG_MARK = "(similarity; compare the passages)"
 
@@ -214,23 +218,21 @@ def answers_of(assignment, student_dir: Path, student: str) -> list[Answer]:
     return answers
 
 
-def check_batch(assignment, submissions: Path, results: list, threshold: float, packages=("nnkit",)) -> int:
-    """Flag the results' answer cells that are near-copies; every student folder in ``submissions`` is compared,
-    and the source of ``packages`` (the course's reference library).
-
-    Returns how many cells were flagged.  The matches go to ``result.similarity`` (report.json, the
-    similarity column of grades.csv, the banner of the autograded notebook) and a line to ``result.flags``.
-    """
+def batch_matches(assignment, submissions: Path, threshold: float, packages=("nnkit",)) -> dict[str, list[Match]]:
+    """student -> their answer cells that are near-copies; every student folder in ``submissions`` is compared,
+    and the source of ``packages`` (the course's reference library)."""
     from .submissions import list_students
     answers = []
     for folder in list_students(submissions, assignment.name):
         if not folder.refusal:
             answers.extend(answers_of(assignment, folder.path / assignment.name, folder.student_id))
-    matches = find_copies(answers, given_code(assignment), threshold, package_sources(packages))
-    flagged = 0
-    for r in results:
-        for m in matches.get(r.student_id, []):
-            r.similarity.append(m)
-            r.flags.append(m.flag())
-            flagged += 1
-    return flagged
+    return find_copies(answers, given_code(assignment), threshold, package_sources(packages))
+
+
+def apply_matches(result, matches: list[Match]) -> int:
+    """The matches go to ``result.similarity`` (report.json, the similarity column of grades.csv, the banner of the
+    autograded notebook) and a line each to ``result.flags``; returns how many."""
+    for m in matches:
+        result.similarity.append(m)
+        result.flags.append(m.flag())
+    return len(matches)

@@ -27,7 +27,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from autograder import paths, sandbox  # noqa: E402
-from autograder.__main__ import grade, print_table  # noqa: E402
+from autograder.batch import grade  # noqa: E402
+from autograder.report import grade_table  # noqa: E402
 from autograder.assignment import Assignment  # noqa: E402
 from autograder.release import release  # noqa: E402
 from autograder.samples import build_samples, write_samples  # noqa: E402
@@ -103,7 +104,7 @@ def grade_samples(out: Path, only: list[str] | None = None) -> None:
                f"({'sandboxed' if sandboxed else 'NOT sandboxed'}, 2 workers)")
         results, crashed, elapsed = grade(name, submitted, out / "graded" / name, workers=2, course=course,
                                           sandboxed=sandboxed, secret=2026, students=students)
-        print_table(results)
+        print("\n".join(grade_table(results)))
         print(f"{len(results)} submissions in {elapsed:.1f} s; feedback in {(out / 'graded' / name / 'feedback')}")
         if crashed:
             raise SystemExit(f"the grader failed on {[sid for sid, _ in crashed]}")

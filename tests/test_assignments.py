@@ -9,7 +9,7 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder import sandbox
-from autograder.__main__ import grade
+from autograder.batch import grade
 from autograder.assignment import Assignment
 from autograder.samples import build_samples, write_samples
 

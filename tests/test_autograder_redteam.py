@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from autograder import sandbox
-from autograder.__main__ import grade
+from autograder.batch import grade
 from autograder.samples import ATTACKS, build_samples, write_samples
 from autograder.similarity import is_similarity_flag
 from grading_helpers import canary_in_environment, scratch_course

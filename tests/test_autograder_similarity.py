@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from autograder import similarity
-from autograder.__main__ import grade
+from autograder.batch import grade
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from autograder import grading, mutation, sandbox, selfcheck
-from autograder.__main__ import grade
+from autograder.batch import grade
 from autograder.assignment import Assignment
 from autograder.samples import answer_sources, fill
 

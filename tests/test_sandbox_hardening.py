@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from autograder import sandbox
-from autograder.__main__ import grade
+from autograder.batch import grade
 from autograder.samples import HOST_ATTACKS, Sample, build_host_attacks, build_samples, write_samples
 from grading_helpers import canary_in_environment, scratch_course
 

@@ -76,6 +76,18 @@ class RunResult:
     cpu_seconds: float | None = None
     peak_memory: int | None = None
     oom_killed: bool = False
+    marks: dict = field(default_factory=dict)   # grader's clock (relative to the spawn) when it first saw:
+                                                # "started" (bwrap's status), "first cell", "first test", "end"
+
+    def phases(self) -> tuple[float, float, float, float]:
+        """(sandbox start, interpreter and imports, student cells, tests) in seconds.  The cell and test marks
+        come from the harness's events, so these are for benchmarks, never for a decision."""
+        m = self.marks
+        end = m.get("end", self.elapsed)
+        started = min(m.get("started", 0.0), end)
+        first_cell = min(max(m.get("first cell", end), started), end)
+        first_test = min(max(m.get("first test", end), first_cell), end)
+        return started, first_cell - started, first_test - first_cell, end - first_test
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,6 +220,11 @@ class _Collector:
         self.output_bytes = 0
         self.status = b""
         self.lock = threading.Lock()
+        self.spawned = time.monotonic()
+        self.marks: dict[str, float] = {}
+
+    def mark(self, name: str) -> None:
+        self.marks.setdefault(name, time.monotonic() - self.spawned)
 
     def on_results(self, chunk: bytes):
         for kind, name, payload in self.reader.feed(chunk):
@@ -238,6 +255,7 @@ class _Collector:
                 return
             if key not in self.seen:        # each cell or test starts the clock once
                 self.seen.add(key)
+                self.mark("first cell" if key[0] == "cell" else "first test")
                 self.current = (*key, now)
 
     def on_output(self, chunk: bytes):
@@ -250,6 +268,8 @@ class _Collector:
     def on_status(self, chunk: bytes):
         if len(self.status) < 65536:
             self.status += chunk
+            if b"child-pid" in chunk:
+                self.mark("started")
 
     def started(self) -> bool:
         for line in self.status.decode("utf-8", "replace").splitlines():
@@ -344,6 +364,7 @@ def run(job: bytes, limits: Limits, sandboxed: bool = True, *, deadline: float |
         raise
     for fd in to_close:
         os.close(fd)
+    collector.spawned = start
     pump = threading.Thread(target=collector.pump, daemon=True,
                             args=({out_r: collector.on_results, log_r: collector.on_output,
                                    status_r: collector.on_status},))
@@ -364,6 +385,7 @@ def run(job: bytes, limits: Limits, sandboxed: bool = True, *, deadline: float |
             _kill(proc, group)  # after proc is reaped its pid may be another run's process group: never killpg it
         elif group is not None:
             group.kill_all()    # anything it left behind
+    collector.mark("end")
     pump.join(timeout=10)  # the pipes close when every process in the sandbox is gone
     for fd in (out_r, log_r, status_r):
         try:
@@ -375,7 +397,7 @@ def run(job: bytes, limits: Limits, sandboxed: bool = True, *, deadline: float |
         started=collector.started(), returncode=proc.returncode, reason=reason,
         elapsed=time.monotonic() - start, log_tail=collector.log_tail(), results=collector.results,
         arrays=collector.arrays, culprit=collector.current[:2] if collector.current else None,
-        stream_error=collector.reader.error)
+        stream_error=collector.reader.error, marks=dict(collector.marks))
     if group is not None:
         result.cpu_seconds = group.cpu_seconds()
         result.peak_memory = group.peak_memory()
