@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8888
 ARGS   ?=
 
-.PHONY: help demo test bench lectures lab release clean system-deps venv student-kit
+.PHONY: help demo test bench site lectures lab release clean system-deps venv student-kit
 
 help:  ## this list
 	@echo "make TARGET   (a fresh machine needs nothing else: .venv and system packages are installed on first use)"
@@ -33,20 +33,24 @@ demo: $(STAMP)  ## the whole pipeline in demo-output/ (its own course; course/ i
 	-@bash scripts/install-system-deps.sh --no-browser
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) scripts/demo.py --out demo-output
 
-# Unit, red-team and assignment tests, then every lecture notebook executed by nbval (lax mode).
+# Unit, red-team, assignment and browser tests, and the course site built once (tests/test_site.py), which executes
+# every lecture notebook: a cell's error fails the build, as nbval's lax mode failed the cell.
 # One BLAS thread: the tests' matrices are small, and parallel BLAS on a busy machine only adds contention.
-test: $(STAMP) system-deps  ## every test: unit, red team, assignments, browser, lectures (nbval)
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q --nbval-lax tests lectures
+test: $(STAMP) system-deps  ## every test: unit, red team, assignments, browser, the site (lectures executed)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q tests
 
 release: $(STAMP)  ## build assignments/ from solutions/ and publish them to the course exchange
 	$(PY) -m autograder release
 
-# Execute every lecture and render HTML a student can open without Jupyter (offline: MathJax is copied along).
-lectures: $(STAMP)  ## execute the lectures and render offline HTML into build/lectures
-	$(PY) scripts/render_lectures.py --out build/lectures
+# The course site (Sphinx, MyST-NB, sphinx-book-theme; the project is site/): the lectures executed (each one's run
+# time printed), the released assignments, the guides.  Opens offline: build/site/index.html.
+site: $(STAMP)  ## the course site in build/site: lectures (executed), assignments, guides, search; works offline
+	$(PY) scripts/build_site.py --out build/site
 
-# The archive students get: the course wheel, the released notebooks, the rendered lectures, a guide (docs/student-kit.md).
-student-kit: $(STAMP)  ## build/nnkit-course-kit.zip for students (wheel, assignments, lectures, install guide)
+lectures: site  ## the same as `make site` (its former name)
+
+# The archive students get: the course wheel, the released notebooks, the course site, a guide (docs/student-kit.md).
+student-kit: $(STAMP)  ## build/nnkit-course-kit.zip for students (wheel, assignments, course site, install guide)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) scripts/build_student_kit.py --out build
 
 bench: $(STAMP)  ## speed against PyTorch, digits accuracy, grader against nbgrader

@@ -1,13 +1,13 @@
-"""MathJax without the internet: for rendered lectures, the formgrader and feedback pages.
+"""MathJax without the internet: for the formgrader, the feedback pages and the course site.
 
 The ``jupyter-server-mathjax`` package ships MathJax 2 with the HTML-CSS output and the STIX-Web fonts only (no
 CommonHTML, no TeX fonts), and serves it at ``<base_url>/static/jupyter_server_mathjax/``.  nbgrader's formgrader
 and feedback templates call nbconvert's ``mathjax()`` macro, which loads MathJax from a CDN; the course's
 nbgrader config puts :data:`TEMPLATES` first among nbconvert's template folders, so our ``base/mathjax.html.j2``
 is used instead: it loads the Jupyter server's copy in the formgrader, a ``mathjax/`` folder copied beside
-feedback pages (``feedback/mathjax/``), and the CDN only when neither exists.  ``scripts/render_lectures.py``
-renders with our ``lecture`` template (nbconvert's lab template without require.js), which uses the same macro
-with the ``mathjax/`` folder copied beside the lectures.
+feedback pages (``feedback/mathjax/``), and the CDN only when neither exists.  The course site (``make site``)
+copies the package into its ``_static/mathjax/`` with :func:`copy_mathjax` and gives Sphinx the same configuration,
+less the automatic line breaks (``site/conf.py``).
 
 The macro configures MathJax to ask only for files the package has (:func:`mathjax_files`): HTML-CSS in STIX-Web,
 and ``local()`` fonts in place of the two kinds of font the ``-full`` configuration would otherwise fetch and log

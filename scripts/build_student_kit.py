@@ -1,6 +1,6 @@
 """`make student-kit`: one archive with what a student needs, wherever they work.
 
-    python scripts/build_student_kit.py [--out build] [--course course] [--lectures NAME ...] [--no-lectures]
+    python scripts/build_student_kit.py [--out build] [--course course] [--site DIR | --no-site]
 
 writes ``OUT/nnkit-course-kit/`` and ``OUT/nnkit-course-kit.zip`` holding
 
@@ -8,8 +8,9 @@ writes ``OUT/nnkit-course-kit/`` and ``OUT/nnkit-course-kit.zip`` holding
   self-checks the test cells import (``autograder.checks``) -- under a distribution name nothing on PyPI uses,
   with only what they need (numpy, matplotlib, scikit-learn, tqdm, IPython: no torch, no nbgrader);
 - ``assignments/<A>/``: the released notebooks (no solutions, no hidden tests), their links to lectures
-  pointing at the rendered pages in the kit;
-- ``lectures/``: the lectures rendered as offline HTML (as `make lectures`);
+  pointing at the lecture pages of the site in the kit;
+- ``site/``: the course site (as `make site` builds it: the lectures executed, the released assignments, the
+  guides; ``site/index.html`` opens offline);
 - ``README.md`` (the student guide: one install step for a laptop, a JupyterHub and Colab) and
   ``requirements.txt`` (for a JupyterHub admin installing the course for a whole class).
 
@@ -38,7 +39,8 @@ from autograder.studentkit import DISTRIBUTION, STUDENT_REQUIREMENTS, version, w
 
 KIT = "nnkit-course-kit"
 STUDENT_MODULES = ["autograder/__init__.py", "autograder/checks.py"]   # the self-checks; the grader stays home
-LECTURE_LINK = re.compile(r"\]\(((?:\.\./)+lectures/[\w-]+)\.ipynb")
+LECTURE_LINK = re.compile(r"\]\(((?:\.\./)+)lectures/([\w-]+)\.ipynb")
+SITE = "site"   # the site's folder in the kit
 
 
 def build_wheel(out: Path) -> Path:
@@ -79,7 +81,7 @@ include = ["nnkit*", "autograder*"]
 
 
 def copy_assignments(course: Path, kit: Path) -> list[str]:
-    """The released notebooks, with links to lecture notebooks pointing at the rendered pages."""
+    """The released notebooks, with links to lecture notebooks pointing at the site's lecture pages."""
     released = paths.assignments_dir(course)
     names = sorted(p.name for p in released.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
     for name in names:
@@ -90,18 +92,22 @@ def copy_assignments(course: Path, kit: Path) -> list[str]:
             for cell in nb["cells"]:
                 if cell["cell_type"] == "markdown":
                     text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-                    cell["source"] = LECTURE_LINK.sub(r"](\1.html", text)
+                    cell["source"] = LECTURE_LINK.sub(rf"](\1{SITE}/lectures/\2.html", text)
             nb_path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     return names
 
 
-def render_lectures(kit: Path, names: list[str]) -> None:
-    cmd = [sys.executable, str(ROOT / "scripts" / "render_lectures.py"), "--out", str(kit / "lectures"),
-           "--root-link", "..", *names]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    print(proc.stdout, end="")
-    if proc.returncode != 0:
-        raise RuntimeError(f"rendering the lectures failed:\n{proc.stdout}\n{proc.stderr}")
+def add_site(kit: Path, site: Path | None) -> None:
+    """The course site in ``kit/site/``: a copy of ``site`` (already built), else built now (executing the lectures)."""
+    if site is None:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from build_site import build as build_site
+        site = kit.parent / "site"
+        if build_site(site).returncode != 0:
+            raise RuntimeError("building the course site failed (see the messages above)")
+    if not (Path(site) / "index.html").is_file():
+        raise RuntimeError(f"{site} holds no built site (no index.html): run `make site`")
+    shutil.copytree(site, kit / SITE, ignore=shutil.ignore_patterns(".buildinfo", ".doctrees"))
 
 
 def install_lines(wheel: str, url: str | None) -> dict[str, str]:
@@ -123,23 +129,26 @@ def write_guide(kit: Path, wheel: str, url: str | None, assignments: list[str]) 
         f"{requirement}\njupyterlab>=4.0\n")
 
 
-def broken_links(kit: Path, lectures_rendered: bool = True) -> list[str]:
-    """Relative links in the kit's notebooks and pages that point at nothing inside the kit.
+def broken_links(kit: Path, with_site: bool = True) -> list[str]:
+    """Relative links in the kit's notebooks and site pages that point at nothing inside the kit.
 
-    Without rendered lectures (a trial build, or only some of them), links to lecture pages are not checked.
+    Without the site (a trial build), links from the notebooks to its pages are not checked.
     """
+    pages = [p for p in sorted((kit / SITE).rglob("*.html")) if "_static" not in p.relative_to(kit / SITE).parts]
     broken = []
-    for path in sorted(kit.rglob("*.ipynb")) + sorted((kit / "lectures").glob("*.html")):
+    for path in sorted(kit.rglob("*.ipynb")) + pages:
+        if (kit / SITE) in path.parents and path.suffix == ".ipynb":
+            continue                                  # the site's downloadable copies: their links are the originals'
         text = path.read_text(encoding="utf-8")
         if path.suffix == ".ipynb":
             text = "\n".join("".join(c["source"]) for c in json.loads(text)["cells"] if c["cell_type"] == "markdown")
             targets = re.findall(r"\]\(([^)\s#]+)", text)
         else:
-            targets = re.findall(r'href="([^"#]+)"', text)
+            targets = re.findall(r'(?:href|src)="([^"#?]+)', text)
         for target in targets:
             if re.match(r"^[a-z]+:", target):      # http:, https:, mailto:
                 continue
-            if not lectures_rendered and re.search(r"(^|/)lectures/[\w-]+\.html$", target):
+            if not with_site and re.search(rf"(^|/){SITE}/", target):
                 continue
             if not (path.parent / target).resolve().is_relative_to(kit.resolve()) or not (path.parent / target).exists():
                 broken.append(f"{path.relative_to(kit)} -> {target}")
@@ -168,19 +177,20 @@ def leaked_solutions(kit: Path, course: Path) -> list[str]:
     return found
 
 
-def build(out: Path, course: Path, lectures: list[str] | None) -> Path:
-    """The kit folder and its zip; ``lectures``: [] renders every lecture, a list only those, None none."""
+def build(out: Path, course: Path, site: Path | None = None, with_site: bool = True) -> Path:
+    """The kit folder and its zip.  ``site``: an already built course site to copy (default: build one);
+    ``with_site=False`` leaves the site out (a quick trial)."""
     kit = out / KIT
     if kit.exists():
         shutil.rmtree(kit)
     kit.mkdir(parents=True)
     wheel = build_wheel(kit / "wheels")
     assignments = copy_assignments(course, kit)
-    if lectures is not None:
-        render_lectures(kit, lectures)
+    if with_site:
+        add_site(kit, site)
     url = paths.autograder_setting(course, "student_wheel_url", None)
     write_guide(kit, wheel.name, url, assignments)
-    problems = broken_links(kit, lectures_rendered=lectures == []) + leaked_solutions(kit, course)
+    problems = broken_links(kit, with_site=with_site) + leaked_solutions(kit, course)
     if problems:
         raise RuntimeError("the kit is not fit to hand out:\n  " + "\n  ".join(problems))
     archive = out / f"{KIT}.zip"
@@ -194,12 +204,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build", help="where the kit folder and its zip go")
     parser.add_argument("--course", help="the nbgrader course root (default: this repository's course/)")
-    parser.add_argument("--lectures", nargs="*", metavar="NAME", help="render only these lectures (default: all)")
-    parser.add_argument("--no-lectures", action="store_true", help="leave the lectures out (a quick trial build)")
+    parser.add_argument("--site", type=Path, metavar="DIR",
+                        help="copy this already built course site (e.g. build/site from `make site`) instead of "
+                             "building one into OUT/site")
+    parser.add_argument("--no-site", action="store_true", help="leave the course site out (a quick trial build)")
     args = parser.parse_args(argv)
-    lectures = None if args.no_lectures else (args.lectures or [])
     try:
-        archive = build(args.out, paths.course_root(args.course), lectures)
+        archive = build(args.out, paths.course_root(args.course), site=args.site, with_site=not args.no_site)
     except (RuntimeError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -4,7 +4,7 @@ approximation staircase); in lecture 2 the hidden-layer width on lecture 1's cir
 universal approximation theorem instead of a second staircase, no constant-initialization demo (lecture 4 has it),
 and a micrograd-style `Value` written in the notebook and checked against nnkit and PyTorch.  Errata are kept for
 real errors of the decks; imprecisions are notes.  These are checks of the notebooks' text and code; running them
-is nbval's job (`make test`)."""
+is the site build's job (tests/test_site.py)."""
 import json
 import re
 from pathlib import Path

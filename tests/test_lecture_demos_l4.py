@@ -3,7 +3,7 @@ layer's derivative, ReLU'(0) as a Note (a valid subgradient), text that says wha
 layer *multiplies* the spread; Leaky ReLU with alpha = 0.01 over several seeds), per-layer histograms for every
 initialization, SGD leaving a saddle that gradient descent cannot, and the focal loss on imbalanced data with a
 gradient check. ReLU piecewise-linear fits link to lecture 1's staircase; constant-initialization symmetry lives here.
-These are checks of the notebook's text and code; running it is nbval's job (`make test`)."""
+These are checks of the notebook's text and code; running it is the site build's job (tests/test_site.py)."""
 import json
 import re
 from pathlib import Path

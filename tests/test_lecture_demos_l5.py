@@ -1,5 +1,5 @@
 """Lecture 5 (05_training.ipynb) keeps the promises of its review, read from the notebook's source (nothing is
-executed here; running the notebook is nbval's job): every decision is taken on a validation split and the test sets
+executed here; running the notebook is the site build's job, tests/test_site.py): every decision is taken on a validation split and the test sets
 are only evaluated, the deck's step-size section has its schedule demo, the optimizer comparison tunes each method's
 learning rate over several seeds, the initialization section links to the lectures that own the shared demos, the
 deck's imprecisions are Notes and its errors Errata, and the spelling is American."""

@@ -1,6 +1,6 @@
 """The lecture notebooks keep the promises of issue 5: each follows its deck section by section (the deck's Russian
 titles in the headings, in the deck's order), opens with a header, marks the deck's known errata, ends with a
-"check yourself" section, and links only to files that exist.  Running them is nbval's job (`make test`)."""
+"check yourself" section, and links only to files that exist.  Running them is the site build's job (tests/test_site.py)."""
 import json
 import re
 from pathlib import Path

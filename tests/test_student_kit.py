@@ -1,6 +1,7 @@
 """The student kit (`make student-kit`): a student with only the kit, in a fresh environment outside the repository,
 installs one wheel and the released notebooks' visible tests pass on honest answers; without the wheel, the first cell
-says what to install; links reach the rendered lectures; nothing of the solutions or hidden tests is in the archive."""
+says what to install; links reach the lecture pages of the course site in the kit; nothing of the solutions or hidden
+tests is in the archive."""
 import importlib.util
 import json
 import os
@@ -15,6 +16,7 @@ import pytest
 
 from autograder import studentkit
 from autograder.samples import answer_sources, fill
+from site_helpers import built_site
 
 ROOT = Path(__file__).resolve().parent.parent
 A1 = "a1_neuron"
@@ -30,18 +32,20 @@ def _builder():
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory):
     out = tmp_path_factory.mktemp("kit")
-    archive = _builder().build(out, ROOT / "course", ["01_introduction"])
+    archive = _builder().build(out, ROOT / "course", site=built_site(tmp_path_factory).html)   # the session's site
     return out / "nnkit-course-kit", archive
 
 
-def test_the_archive_holds_the_wheel_the_notebooks_the_lectures_and_the_guide(kit):
+def test_the_archive_holds_the_wheel_the_notebooks_the_site_and_the_guide(kit):
     folder, archive = kit
     names = set(zipfile.ZipFile(archive).namelist())
     assert f"nnkit-course-kit/wheels/{studentkit.wheel_name()}" in names
     for a in sorted(p.name for p in (ROOT / "assignments").iterdir() if p.is_dir()):
         assert f"nnkit-course-kit/assignments/{a}/{a}.ipynb" in names
-    assert {"nnkit-course-kit/README.md", "nnkit-course-kit/requirements.txt",
-            "nnkit-course-kit/lectures/01_introduction.html", "nnkit-course-kit/lectures/index.html"} <= names
+    assert {"nnkit-course-kit/README.md", "nnkit-course-kit/requirements.txt", "nnkit-course-kit/site/index.html",
+            "nnkit-course-kit/site/search.html"} <= names
+    lectures = sorted(p.stem for p in (ROOT / "lectures").glob("[!.]*.ipynb"))
+    assert {f"nnkit-course-kit/site/lectures/{stem}.html" for stem in lectures} <= names
     guide = (folder / "README.md").read_text()
     assert f"pip install wheels/{studentkit.wheel_name()}" in guide and "Colab" in guide and "JupyterHub" in guide
     assert (folder / "requirements.txt").read_text().splitlines()[1] == f"./wheels/{studentkit.wheel_name()}"
@@ -74,13 +78,19 @@ def test_nothing_of_the_solutions_or_hidden_tests_is_in_the_archive(kit):
     assert any("a1_neuron/softmax" in p for p in builder.leaked_solutions(planted, ROOT / "course"))
 
 
-def test_links_from_assignments_reach_the_rendered_lectures(kit):
+def test_links_from_assignments_reach_the_lecture_pages_and_the_site_links_resolve(kit):
     folder, _ = kit
     nb = json.loads((folder / "assignments" / A1 / f"{A1}.ipynb").read_text())
     intro = "".join(nb["cells"][0]["source"])
-    assert "(../../lectures/01_introduction.html)" in intro and ".ipynb)" not in intro
-    assert (folder / "assignments" / A1 / "../../lectures/01_introduction.html").resolve().is_file()
-    assert _builder().broken_links(folder, lectures_rendered=False) == []
+    assert "(../../site/lectures/01_introduction.html)" in intro and ".ipynb)" not in intro
+    assert (folder / "assignments" / A1 / "../../site/lectures/01_introduction.html").resolve().is_file()
+    builder = _builder()
+    assert builder.broken_links(folder) == []
+    # and the check would see a broken one: a page linking to a lecture that is not there
+    broken = folder.parent / "broken"
+    shutil.copytree(folder, broken)
+    (broken / "site" / "lectures" / "01_introduction.html").unlink()
+    assert any("01_introduction.html" in problem for problem in builder.broken_links(broken))
 
 
 RUN_NOTEBOOK = r"""

@@ -5,7 +5,7 @@ system chromium that scripts/install-system-deps.sh installs, launched with `exe
 test here is skipped with the reason.  See README.md beside this file for how to use the fixtures.
 
 pytest-playwright's browser fixtures are overridden with *package* scope (this folder has an __init__.py): the
-Playwright instance is stopped after the last browser test, before the rest of the suite and nbval run.  A live
+Playwright instance is stopped after the last browser test, before the rest of the suite runs.  A live
 sync Playwright leaves its asyncio loop marked as running in the main thread, and asyncio.run() then fails.
 """
 from __future__ import annotations
@@ -343,3 +343,14 @@ def wait_for_mathjax(page, timeout: float = 120_000) -> dict:
         font: MathJax.OutputJax['HTML-CSS'] ? MathJax.OutputJax['HTML-CSS'].fontInUse : null,
         renderer: (MathJax.Hub.outputJax['jax/mml'] || [{}])[0].id || null,
     })""")
+
+
+# --------------------------------------------------------------------------------------------
+# The course site
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def course_site(chromium_path, tmp_path_factory):
+    """The course site built once per session with every lecture executed (tests/site_helpers.py: the same build
+    tests/test_site.py checks); `.html` is its folder.  Not built when chromium is missing (the tests skip)."""
+    from site_helpers import built_site
+    return built_site(tmp_path_factory)
