@@ -52,8 +52,8 @@ class Recorded:
 
 
 def flags_of(result: SubmissionResult, notebook: str) -> list[str]:
-    """The reasons ``result`` was flagged in ``notebook`` (its flags read "<notebook>: <where>: <what>")."""
-    return [f.split(": ", 1)[1] for f in result.flags if f.startswith(notebook + ": ")]
+    """The reasons ``result`` was flagged in ``notebook`` ("<where>: <what>")."""
+    return list(result.findings(notebook)["flags"])
 
 
 def _alembic_on_path() -> None:

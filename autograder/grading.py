@@ -60,12 +60,23 @@ class SubmissionResult:
     cell_errors: list = field(default_factory=list)
     diagnostics: list = field(default_factory=list)  # for the instructor only (report.json), never feedback
     similarity: list = field(default_factory=list)   # answer cells like nnkit's source or another student's (a flag)
+    # the same notes, flags and cell errors per notebook, without the "<notebook>: " prefix the lists above carry
+    # for grades.csv and the terminal: {notebook: {"notes": [...], "flags": [...], "cell_errors": [...]}}
+    by_notebook: dict = field(default_factory=dict)
     seconds: float = 0.0
     status: str = "graded"      # "graded"; "failed" (no notebook could run); "not submitted" (no folder for it);
                                 # "refused" (links, special files); "grader error" (our fault: regraded later)
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    def findings(self, notebook: str) -> dict:
+        """This notebook's notes, flags and cell errors ({"notes", "flags", "cell_errors"}: lists of text)."""
+        return self.by_notebook.setdefault(notebook, {"notes": [], "flags": [], "cell_errors": []})
+
+    def flag(self, notebook: str, where: str, what: str) -> None:
+        self.flags.append(f"{notebook}: {where}: {what}")
+        self.findings(notebook)["flags"].append(f"{where}: {what}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -447,7 +458,7 @@ def prepare_notebook(nb_name: str, source_cells: list[Cell], path: Path | None, 
     for c in merged.cells:
         if c.role in ("answer", "manual", "plain") and c is not None:
             for flag in staticcheck.flags_for(c.source):
-                result.flags.append(f"{nb_name}: {c.label}: {flag}")
+                result.flag(nb_name, c.label, flag)
     prepared.cells = merged.cells
     prepared.traces = [(c, trace_test(c, _seed(secret, student_id, f"{nb_name}/{c.key}"), source_cells))
                        for c in test_cells if c.key not in prepared.kernel_tests]
@@ -471,6 +482,7 @@ def finish_notebook(nb_name: str, prepared: PreparedNotebook, outcome: RunOutcom
                 and isinstance(error, list) and len(error) == 2:
             kind, msg = (str(x)[:300] for x in error)
             result.cell_errors.append(f"{nb_name}: {label_of[index]}: {kind}: {msg}")
+            result.findings(nb_name)["cell_errors"].append(f"{label_of[index]}: {kind}: {msg}")
 
     nnkit_names = _nnkit_names(prepared.cells)
     records = {c.get("index"): c for c in data["cells"]}
@@ -573,6 +585,10 @@ def finish_submission(assignment: Assignment, prepared: PreparedSubmission, outc
         total.flags.extend(part.flags)
         total.reasons.extend(part.reasons)
         total.cell_errors.extend(part.cell_errors)
+        found = total.findings(nb_name)
+        found["notes"] += part.reasons
+        found["flags"] += part.findings(nb_name)["flags"]
+        found["cell_errors"] += part.findings(nb_name)["cell_errors"]
         if part.status == "failed":
             total.status = "failed" if total.status == "failed" or len(assignment.notebooks) == 1 else "graded"
     if not prepared.folder_exists:

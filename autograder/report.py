@@ -101,9 +101,10 @@ def feedback_html(result: SubmissionResult, notebook: str) -> str:
         f"<tr><td><code>{e(t.test_id)}</code></td><td>{t.points:g} / {t.max_points:g}</td>"
         f"<td class={'pass' if t.passed else 'fail'}>{'passed' if t.passed else 'failed'}</td>"
         f"<td>{e(t.message)}</td></tr>" for t in tests)
-    notes = "".join(f"<div class=note>{e(n)}</div>" for n in result.reasons if n.startswith(notebook) or notebook not in n)
-    errors = "".join(f"<li><code>{e(err.split(': ', 1)[1] if err.startswith(notebook) else err)}</code></li>"
-                     for err in result.cell_errors if err.startswith(notebook + ":"))
+    found = result.findings(notebook)
+    shared = [n for n in result.reasons if not any(n in f["notes"] for f in result.by_notebook.values())]
+    notes = "".join(f"<div class=note>{e(n)}</div>" for n in shared + found["notes"])
+    errors = "".join(f"<li><code>{e(err)}</code></li>" for err in found["cell_errors"])
     manual = (f"<p>Written answers ({result.manual_max:g} points) are graded by hand and are not included above.</p>"
               if result.manual_max else "")
     return f"""<!doctype html>

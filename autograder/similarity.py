@@ -22,6 +22,7 @@ import re
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -54,8 +55,11 @@ class Match:
     other: str             # "nnkit/functional/activations.py" or "student <id>"
     passages: list = field(default_factory=list)   # [{"mine": ..., "theirs": ...}]
 
+    def what(self) -> str:
+        return f"{self.score:.0%} of it matches {self.other} {FLAG_MARK}"
+
     def flag(self) -> str:
-        return f"{self.notebook}: {self.label}: {self.score:.0%} of it matches {self.other} {FLAG_MARK}"
+        return f"{self.notebook}: {self.label}: {self.what()}"
 
     @classmethod
     def from_json(cls, doc: dict) -> "Match":
@@ -129,7 +133,14 @@ def find_copies(answers: list[Answer], given_code: list[str], threshold: float =
     """
     corpus = package_sources() if corpus is None else corpus
     boiler = boilerplate_hashes(given_code)
-    prints = [_fingerprint(a.source, boiler) for a in answers]
+    # Only each answer's hashes are kept (a full copydetect fingerprint is ~100 times the answer's size); the few
+    # answers that share a passage with something are fingerprinted again when compared.
+    hashes = [np.fromiter(_fingerprint(a.source, boiler).hashes, dtype=np.int64) for a in answers]
+
+    @lru_cache(maxsize=64)
+    def fingerprint(i: int):
+        return _fingerprint(answers[i].source, boiler)
+
     corpus_prints = {name: _fingerprint(text, boiler) for name, text in corpus.items()}
     corpus_index = defaultdict(set)
     for name, fp in corpus_prints.items():
@@ -139,16 +150,16 @@ def find_copies(answers: list[Answer], given_code: list[str], threshold: float =
     found: dict[str, list[Match]] = defaultdict(list)
 
     def consider(i, other_name, other_fp, other_text):
-        score, overlap, mine, theirs = _compare(prints[i], other_fp)
+        score, overlap, mine, theirs = _compare(fingerprint(i), other_fp)
         if overlap >= MIN_OVERLAP and score >= threshold:
             a = answers[i]
             return Match(a.notebook, a.cell, a.label, round(score, 3), other_name,
-                         _passages(prints[i].raw_code, mine, other_text, theirs))
+                         _passages(fingerprint(i).raw_code, mine, other_text, theirs))
         return None
 
     # against nnkit: only the modules sharing a fingerprint with the answer
-    for i, fp in enumerate(prints):
-        names = set().union(*(corpus_index.get(int(h), set()) for h in fp.hashes))
+    for i, own in enumerate(hashes):
+        names = set().union(*(corpus_index.get(int(h), set()) for h in own))
         best = None
         for name in sorted(names):
             m = consider(i, name, corpus_prints[name], corpus[name])
@@ -164,7 +175,7 @@ def find_copies(answers: list[Answer], given_code: list[str], threshold: float =
     for members in by_cell.values():
         holders = defaultdict(set)
         for i in members:
-            for h in prints[i].hashes:
+            for h in hashes[i]:
                 holders[int(h)].add(i)
         students = len({answers[i].student for i in members})
         common = max(5, COMMON_SHARE * students)
@@ -174,7 +185,7 @@ def find_copies(answers: list[Answer], given_code: list[str], threshold: float =
                 pairs |= {(i, j) for i in group for j in group if i != j and answers[i].student != answers[j].student}
         best: dict[int, Match] = {}
         for i, j in sorted(pairs):
-            m = consider(i, f"student {answers[j].student}", prints[j], answers[j].source)
+            m = consider(i, f"student {answers[j].student}", fingerprint(j), answers[j].source)
             if m and (i not in best or m.score > best[i].score):
                 best[i] = m
         for i, m in best.items():
@@ -234,5 +245,5 @@ def apply_matches(result, matches: list[Match]) -> int:
     autograded notebook) and a line each to ``result.flags``; returns how many."""
     for m in matches:
         result.similarity.append(m)
-        result.flags.append(m.flag())
+        result.flag(m.notebook, m.label, m.what())
     return len(matches)

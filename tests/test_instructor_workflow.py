@@ -28,11 +28,14 @@ def a1():
 
 
 def result(a1, student_id, points=None, flags=()):
-    """A result with every test passed, or ``points[test_id]`` where given."""
+    """A result with every test passed, or ``points[test_id]`` where given; ``flags``: (where, what) in A1."""
     points = points or {}
     tests = [Verdict(A1, c.key, points.get(c.key, c.points), c.points, points.get(c.key, c.points) == c.points, "")
              for c in a1.notebooks[A1] if c.role == "test"]
-    return SubmissionResult(student_id, A1, score=sum(t.points for t in tests), tests=tests, flags=list(flags))
+    made = SubmissionResult(student_id, A1, score=sum(t.points for t in tests), tests=tests)
+    for where, what in flags:
+        made.flag(A1, where, what)
+    return made
 
 
 def grade_by_hand(course: Path, student: str, manual=None, comment=None, extra=None, override=None):
@@ -118,7 +121,9 @@ def test_flags_reach_the_gradebook_the_csv_and_the_formgraders_notebook(tmp_path
     course = tmp_path / "course"
     course.mkdir()
     flag = f"{A1}: “Part 1 — Sigmoid and tanh (4 points)”, answer cell sigmoid_tanh: patches numpy.testing"
-    flagged = result(a1, "mallory", flags=[flag])
+    flagged = result(a1, "mallory", flags=[("“Part 1 — Sigmoid and tanh (4 points)”, answer cell sigmoid_tanh",
+                                            "patches numpy.testing")])
+    assert flagged.flags == [flag]
     gradebook.record(course, a1, [flagged, result(a1, "alice")])
     with Gradebook(gradebook.db_url(course)) as gb:
         assert gb.find_submission_notebook(A1, A1, "mallory").flagged
