@@ -14,6 +14,7 @@ import hashlib
 import io
 import time
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,12 @@ def _seed(secret: int, student_id: str, test_id: str) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
+@lru_cache(maxsize=1024)
+def _compiled(source: str, key: str):
+    """A test cell's code object: the same for every submission of a batch."""
+    return compile(source, f"<test {key}>", "exec")
+
+
 def trace_test(cell: Cell, seed: int, source_cells: list[Cell] = ()) -> checks.Trace:
     """Run a source test cell in trace mode; any failure here is the assignment's bug.
 
@@ -96,7 +103,7 @@ def trace_test(cell: Cell, seed: int, source_cells: list[Cell] = ()) -> checks.T
     namespace = {"__name__": "__autograder_test__"}
     with checks.tracing(seed) as trace:
         try:
-            exec(compile(cell.source, f"<test {cell.key}>", "exec"), namespace)
+            exec(_compiled(cell.source, cell.key), namespace)
         except Exception as exc:
             raise GraderError(f"test cell '{cell.key}' failed while tracing: {type(exc).__name__}: {exc}") from exc
     if not trace.expectations:

@@ -78,7 +78,8 @@ def _fingerprint(text: str, boilerplate=None):
     from copydetect import CodeFingerprint
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return CodeFingerprint("answer.py", K, WINDOW, boilerplate=boilerplate, fp=io.StringIO(text[:MAX_CELL_CHARS]))
+        return CodeFingerprint("answer.py", K, WINDOW, boilerplate=boilerplate, language="python",  # no lexer search
+                               fp=io.StringIO(text[:MAX_CELL_CHARS]))
 
 
 def boilerplate_hashes(texts: list[str]) -> np.ndarray:
