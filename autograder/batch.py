@@ -74,10 +74,18 @@ class BatchOutcome:
     seconds: float = 0.0               # grading time (without the final writing)
     timings: dict = field(default_factory=dict)    # seconds summed over submissions, per phase (see PHASES)
     workers: str = ""                  # "2 local" or the scheduler's address with its safe workers
+    similarity: dict = field(default_factory=dict)  # student -> near-copies found (similarity.Match); few and small
 
     def results(self) -> list[SubmissionResult]:
-        """Every student's final result, sorted by student (read from the journal)."""
-        return list(Journal.read(self.journal).sorted_results())
+        """Every student's final result, sorted by student (read from the journal), with its similarity matches:
+        what grades.csv and report.json show."""
+        return list(with_matches(Journal.read(self.journal).sorted_results(), self.similarity))
+
+
+def with_matches(results: Iterator[SubmissionResult], matches: dict) -> Iterator[SubmissionResult]:
+    for r in results:
+        similarity.apply_matches(r, matches.get(r.student_id, []))
+        yield r
 
 
 PHASES = ("preparing (here)", *RUN_PHASES, "judging (here)")
@@ -388,11 +396,10 @@ def write_outputs(spec: BatchSpec, whole: Assignment, assignment: Assignment, jo
         matches = similarity.batch_matches(whole, spec.submissions, float(threshold),
                                            paths.autograder_setting(spec.course, "similarity_packages", ()))
         matches = {sid: found for sid, found in matches.items() if sid in graded}
+    outcome.similarity = matches
 
     def results() -> Iterator[SubmissionResult]:
-        for r in journal.sorted_results():
-            similarity.apply_matches(r, matches.get(r.student_id, []))
-            yield r
+        return with_matches(journal.sorted_results(), matches)
 
     write_grades_csv(results(), spec.out / "grades.csv")
     write_report_json(results(), spec.out / "report.json", {

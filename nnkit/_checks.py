@@ -72,11 +72,11 @@ def check_choice(value, name: str, choices) -> str:
 
 
 def check_probability(p, name: str = "p") -> float:
-    """A drop probability: a real number in [0, 1)."""
+    """A drop probability: a real number in [0, 1] (``p = 1`` drops everything, as in PyTorch)."""
     if isinstance(p, bool) or not isinstance(p, numbers.Real):
-        raise TypeError(f"{name} must be a float in [0, 1), got {type(p).__name__}")
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {p}")
+        raise TypeError(f"{name} must be a float in [0, 1], got {type(p).__name__}")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {p}")
     return float(p)
 
 
@@ -89,7 +89,14 @@ def check_nonnegative_real(value, name: str) -> float:
 
 
 def make_rng(seed=None) -> np.random.Generator:
-    """A numpy Generator from ``None`` (fresh entropy), an int seed, or an existing Generator."""
+    """A numpy Generator from ``None`` (fresh entropy), an int seed, or an existing Generator.
+
+    The one place where nnkit turns a ``seed`` argument into random numbers: every layer,
+    initializer, data generator and loader that takes ``seed`` calls it, so all of them accept the
+    same three kinds of value and reject anything else with the same ``TypeError``.  An int gives a
+    fresh ``numpy.random.default_rng(seed)`` (reproducible); a Generator is used as it is, so its
+    state advances and the caller can chain several draws from one stream.
+    """
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):

@@ -21,6 +21,18 @@ example, :math:`f = (x + y)(y - z)` at :math:`(1, 2, 3)`::
     (-1.0, 2.0, -3.0)
 
 ``draw_graph(f)`` draws that graph with every node's value and gradient.
+
+Besides arithmetic, ``Value`` has ``exp``, ``log``, ``tanh``, ``sigmoid``, ``relu``, ``abs`` (also
+``abs(v)``) and ``sqrt``.  Where a function has a kink, the derivative there is PyTorch's choice:
+``relu'(0) = 0`` and ``abs'(0) = 0`` (a valid subgradient; the sign function gives it).
+
+Comparisons ``<``, ``<=``, ``>``, ``>=``, ``==``, ``!=`` look at ``data`` only and return a Python
+``bool`` -- as a PyTorch scalar tensor does once you ask ``if t > 0:`` -- with a ``Value`` or a real
+number on either side.  They build no graph (a step has derivative 0 wherever it has one), so use
+them for control flow, e.g. ``x if x > 0 else 0.1 * x``.  ``Value`` is still hashed by identity,
+as ``torch.Tensor`` is: two nodes with equal data compare equal, but stay two nodes of the graph,
+and sets and dict keys of Values work.  ``float(v)`` is ``v.data``, also a plain number outside the
+graph: ``math.sqrt(v)`` would return a float, ``v.sqrt()`` a node that gradients flow through.
 """
 from __future__ import annotations
 
@@ -30,10 +42,14 @@ import numbers
 __all__ = ["Value", "draw_graph"]
 
 
+def _is_real(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
 def _as_value(other) -> "Value":
     if isinstance(other, Value):
         return other
-    if isinstance(other, numbers.Real) and not isinstance(other, bool):
+    if _is_real(other):
         return Value(other)
     raise TypeError(f"Value supports arithmetic with Values and real numbers, got {type(other).__name__}")
 
@@ -144,6 +160,58 @@ class Value:
     def relu(self):
         # ReLU'(0) = 0, as PyTorch chooses (deck 000 writes ReLU' = I[z > 0]).
         return self._unary(max(self.data, 0.0), "ReLU", float(self.data > 0))
+
+    def abs(self):
+        # |a|' = sign(a); at a = 0, where |a| has a kink, 0 -- PyTorch's choice, a valid subgradient.
+        a = self.data
+        return self._unary(abs(a), "abs", float((a > 0) - (a < 0)))
+
+    __abs__ = abs
+
+    def sqrt(self):
+        a = self.data
+        if a < 0:
+            raise ValueError(f"sqrt needs a non-negative argument, got {a}")
+        s = math.sqrt(a)
+        # (sqrt a)' = 1/(2 sqrt a); infinite at a = 0, as in PyTorch (where 0 * inf gives nan)
+        return self._unary(s, "sqrt", 0.5 / s if s > 0 else math.inf)
+
+    # --- comparisons and conversion: on data, outside the graph (see the module docstring) ------
+    def _other_data(self, other):
+        if isinstance(other, Value):
+            return other.data
+        if _is_real(other):
+            return float(other)
+        return None
+
+    def __lt__(self, other):
+        o = self._other_data(other)
+        return NotImplemented if o is None else self.data < o
+
+    def __le__(self, other):
+        o = self._other_data(other)
+        return NotImplemented if o is None else self.data <= o
+
+    def __gt__(self, other):
+        o = self._other_data(other)
+        return NotImplemented if o is None else self.data > o
+
+    def __ge__(self, other):
+        o = self._other_data(other)
+        return NotImplemented if o is None else self.data >= o
+
+    def __eq__(self, other):
+        o = self._other_data(other)
+        return NotImplemented if o is None else self.data == o
+
+    def __ne__(self, other):
+        o = self._other_data(other)
+        return NotImplemented if o is None else self.data != o
+
+    __hash__ = object.__hash__               # nodes are hashed by identity, as torch.Tensor
+
+    def __float__(self) -> float:
+        return self.data
 
     # --- the reflected forms: 2 + x, 2 - x, 2 * x, 2 / x, 2 ** x --------------------------------
     def __radd__(self, other):

@@ -1,4 +1,4 @@
-r"""Data for the lectures: mini-batches, standardisation, toy problems and the digits images.
+r"""Data for the lectures: mini-batches, standardization, toy problems and the digits images.
 
 * :class:`DataLoader` / :func:`batches` -- deck 001, «Пакеты (batch)» and «Перемешивание набора
   данных»: shuffle, cut into batches of ``batch_size``, take a step on each.
@@ -133,16 +133,16 @@ def train_test_split(X, y, test_size: float = 0.25, seed=None, stratify: bool = 
     return X[train_idx], X[test_idx], y[train_idx], y[test_idx]
 
 
-# --- standardisation ---------------------------------------------------------------------------------
+# --- standardization ---------------------------------------------------------------------------------
 class StandardScaler:
-    r"""Standardise features: :math:`z_j = (x_j - \mu_j) / s_j`, as ``sklearn.preprocessing.StandardScaler``.
+    r"""Standardize features: :math:`z_j = (x_j - \mu_j) / s_j`, as ``sklearn.preprocessing.StandardScaler``.
 
     Deck 001, «Стандартизация переменных»: features on very different scales make the loss surface
-    a long narrow valley in which gradient descent zig-zags; after standardisation every feature has
+    a long narrow valley in which gradient descent zig-zags; after standardization every feature has
     mean 0 and variance 1 and the valley becomes rounder.  ``fit`` learns :math:`\mu` and
     :math:`s` (population standard deviation, ``ddof=0``) on the *training* data only; ``transform``
     applies those same numbers to any data.  A constant feature (:math:`s = 0`) gets :math:`s = 1`
-    (it is only centred), as scikit-learn does.  Statistics are computed in float64; the output has
+    (it is only centered), as scikit-learn does.  Statistics are computed in float64; the output has
     the input's float dtype (integers -> float32).
     """
 

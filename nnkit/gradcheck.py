@@ -1,6 +1,6 @@
 r"""Numerical gradient checking by central differences -- shared by the tests, lectures and assignments.
 
-For a scalar function :math:`f` the centred difference
+For a scalar function :math:`f` the centered difference
 
 .. math:: \frac{\partial f}{\partial x_i} \approx \frac{f(x + h e_i) - f(x - h e_i)}{2h}
 

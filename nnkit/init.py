@@ -1,4 +1,4 @@
-r"""Weight initialisers with PyTorch's names, gains and fan rules (``torch.nn.init``).
+r"""Weight initializers with PyTorch's names, gains and fan rules (``torch.nn.init``).
 
 Each function fills a ``Parameter`` (its ``.data``) or a float ndarray *in place* and returns it.
 Pass ``seed`` (an int or a ``numpy.random.Generator``) for reproducible draws.
@@ -19,7 +19,6 @@ import numbers
 import numpy as np
 
 from ._checks import check_choice, make_rng
-from .nn.parameter import Parameter
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_",
@@ -29,7 +28,9 @@ __all__ = [
 
 
 def _array(tensor) -> np.ndarray:
-    arr = tensor.data if isinstance(tensor, Parameter) else tensor
+    # A Parameter is recognized by its ``data`` array rather than by importing nnkit.nn, which imports
+    # this module (its layers initialize themselves here): nnkit's imports go one way only.
+    arr = tensor if isinstance(tensor, np.ndarray) else getattr(tensor, "data", None)
     if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f":
         raise TypeError(f"expected a Parameter or a floating numpy array, got {type(tensor).__name__}")
     return arr

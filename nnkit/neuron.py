@@ -312,7 +312,7 @@ class Perceptron:
             order = self.rng.permutation(len(X)) if shuffle else np.arange(len(X))
             mistakes = 0
             # Rosenblatt's rule is online: each update changes the boundary the next sample meets,
-            # so this loop over samples is the algorithm itself and cannot be vectorised.
+            # so this loop over samples is the algorithm itself and cannot be vectorized.
             for i in order:
                 if y[i] * (X[i] @ self.weight + self.bias) <= 0:
                     self.weight += self.lr * y[i] * X[i]

@@ -94,6 +94,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from . import functional as F
 from ._checks import (as_float_array, check_choice, check_nonnegative_int, check_nonnegative_real,
                       check_positive_int, make_rng)
 from .nn.activation import LeakyReLU, ReLU, Sigmoid, Tanh
@@ -114,45 +115,16 @@ REDUCTIONS = ("mean", "sum")
 
 
 # --- first and second derivatives of the supported activations -------------------------------
-# Each entry maps an activation class to a function (z, module) -> (f'(z), f''(z)), both
-# evaluated at the pre-activation z.  nnkit.functional has f' for every activation, but OBD also
-# needs f'', so the small table lives here, next to the recursion that uses it.
-def _sigmoid_d12(z, module):
-    # sigma' = sigma(1 - sigma) = e^{-|z|} / (1 + e^{-|z|})^2: exp never overflows, and 1 - sigma
-    # never rounds to 0 for large z (as nnkit.functional.sigmoid_derivative);
-    # sigma'' = sigma'(1 - 2 sigma) = -sigma' tanh(z/2), again without forming 1 - sigma.
-    e = np.exp(-np.abs(z))
-    d1 = e / ((1 + e) * (1 + e))
-    return d1, -d1 * np.tanh(z / 2)
-
-
-def _tanh_d12(z, module):
-    t = np.tanh(z)
-    d1 = 1 - t * t
-    return d1, -2 * t * d1                         # tanh'' = -2 tanh tanh'
-
-
-def _relu_d12(z, module):
-    # I[z > 0] (0 at z = 0, as PyTorch); piecewise linear, so f'' = 0 wherever it exists
-    return (z > 0).astype(z.dtype), np.zeros_like(z)
-
-
-def _leaky_relu_d12(z, module):
-    a = module.negative_slope
-    return np.where(z > 0, 1.0, a).astype(z.dtype), np.zeros_like(z)
-
-
-def _identity_d12(z, module):
-    return np.ones_like(z), np.zeros_like(z)
-
-
-# isinstance order matters only for subclasses; none of these derives from another
-_ACTIVATION_DERIVATIVES = OrderedDict([
-    (Sigmoid, _sigmoid_d12),
-    (Tanh, _tanh_d12),
-    (ReLU, _relu_d12),
-    (LeakyReLU, _leaky_relu_d12),
-    (Identity, _identity_d12),
+# Each entry maps an activation class to a function (z, module) -> (f'(z), f''(z)), both evaluated
+# at the pre-activation z and both taken from nnkit.functional, where each formula is written once
+# (f' is what the modules' own backward uses).  f'' is None for the piecewise-linear units: it is 0
+# wherever it exists, so their f'' term is left out.
+_ACTIVATION_DERIVATIVES = OrderedDict([   # isinstance order matters only for subclasses; none here
+    (Sigmoid, lambda z, m: (F.sigmoid_derivative(z), F.sigmoid_second_derivative(z))),
+    (Tanh, lambda z, m: (F.tanh_derivative(z), F.tanh_second_derivative(z))),
+    (ReLU, lambda z, m: (F.relu_derivative(z), None)),           # I[z > 0]: 0 at z = 0, as PyTorch
+    (LeakyReLU, lambda z, m: (F.leaky_relu_derivative(z, m.negative_slope), None)),
+    (Identity, lambda z, m: (F.identity_derivative(z), None)),
 ])
 
 
@@ -193,39 +165,43 @@ def _param_name(prefix: str, attr: str) -> str:
 
 
 # --- the loss at the output: value, gradient and Hessian diagonal ------------------------------
-def _loss_derivatives(output: np.ndarray, target, loss: str, reduction: str = "mean"):
-    r"""``(Q, dQ/dy, diag d²Q/dy²)`` for the network output ``y`` of shape ``(N, K)``.
-
-    The per-entry arrays include the reduction's factor (:math:`1/(NK)` for the MSE mean,
-    :math:`1/N` for the cross-entropy mean), so summing per-sample contributions gives the
-    derivatives of the reduced loss.
-    """
+def _check_target(output: np.ndarray, target, loss: str):
+    """``target`` as an array fit for ``output`` (N, K), or a ``ValueError`` that says what was expected."""
     n, k = output.shape
     if loss == "mse":
         t = as_float_array(target, "target", output.dtype)
         if t.shape != output.shape:
             raise ValueError(f"mse loss expects a target of the output's shape {output.shape}, "
                              f"got {tuple(t.shape)}")
-        diff = output - t.astype(output.dtype, copy=False)
-        scale = 1.0 / output.size if reduction == "mean" else 1.0
-        value = scale * float(np.sum(diff * diff))
-        return value, (2 * scale) * diff, np.full_like(output, 2 * scale)
-    # cross-entropy with class-index targets, on logits
-    t = np.asarray(target)
+        return t.astype(output.dtype, copy=False)
+    t = np.asarray(target)                                 # cross-entropy: class indices, on logits
     if t.shape != (n,) or t.dtype.kind not in "iu":
         raise ValueError(f"cross_entropy loss expects integer class labels of shape ({n},), "
                          f"got an array of shape {tuple(t.shape)} and dtype {t.dtype}")
     if n and (t.min() < 0 or t.max() >= k):
         raise ValueError(f"class labels must be in [0, {k}), got values in [{t.min()}, {t.max()}]")
-    shifted = output - output.max(axis=1, keepdims=True)   # exp never overflows
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    p = np.exp(log_p)
-    rows = np.arange(n)
-    scale = 1.0 / n if reduction == "mean" else 1.0
-    value = -scale * float(log_p[rows, t].sum())
-    grad = p.copy()
-    grad[rows, t] -= 1
-    return value, scale * grad, scale * p * (1 - p)
+    return t
+
+
+def _loss_derivatives(output: np.ndarray, target, loss: str, reduction: str = "mean"):
+    r"""``(Q, dQ/dy, diag d²Q/dy²)`` for the network output ``y`` of shape ``(N, K)``.
+
+    The value and the gradient are ``nnkit.functional``'s ``mse_loss``/``cross_entropy`` and their
+    ``_grad`` -- the numbers ``nnkit.nn.MSELoss``/``CrossEntropyLoss`` give.  The per-entry arrays
+    include the reduction's factor (:math:`1/(NK)` for the MSE mean, :math:`1/N` for the
+    cross-entropy mean), so summing per-sample contributions gives the derivatives of the reduced loss.
+    """
+    t = _check_target(output, target, loss)
+    if loss == "mse":
+        value = float(F.mse_loss(output, t, reduction))
+        grad = F.mse_loss_grad(output, t, reduction)
+        scale = 1.0 / output.size if reduction == "mean" else 1.0
+        return value, grad, np.full_like(output, 2 * scale)          # d²(y - t)²/dy² = 2
+    value = float(F.cross_entropy(output, t, reduction=reduction))
+    grad = F.cross_entropy_grad(output, t, reduction=reduction)
+    p = F.softmax(output, dim=1)                                     # d²Q/dy_k² = p_k (1 - p_k)
+    scale = 1.0 / output.shape[0] if reduction == "mean" else 1.0
+    return value, grad, scale * p * (1 - p)
 
 
 def _resolve_loss(loss, reduction):
@@ -252,7 +228,7 @@ def hessian_diagonal(model, X, y, loss="mse", method: str = "full",
                      reduction: str | None = None) -> "OrderedDict[str, np.ndarray]":
     r"""Diagonal second derivatives :math:`h_{kk} = \partial^2 Q/\partial w_k^2` of an MLP's loss.
 
-    One forward pass and one backward pass of second derivatives, vectorised over the batch (see
+    One forward pass and one backward pass of second derivatives, vectorized over the batch (see
     the module docstring for the recursion and what it drops):
 
     .. math:: D^{\text{out}} = \operatorname{diag} \frac{\partial^2 Q}{\partial y^2}, \qquad
@@ -330,7 +306,9 @@ def hessian_diagonal(model, X, y, loss="mse", method: str = "full",
             grad = grad.reshape(inp.shape)
         else:
             f1, f2 = _activation_rule(m)(inp, m)
-            d2 = f1 * f1 * d2 + (f2 * grad if full else 0)   # chain rule, exact for an elementwise f
+            d2 = f1 * f1 * d2                              # chain rule, exact for an elementwise f ...
+            if full and f2 is not None:
+                d2 = d2 + f2 * grad                        # ... with its f''(z) dQ/da term
             grad = f1 * grad
 
     # named_parameters order, the order users see everywhere else
@@ -577,25 +555,17 @@ def magnitude_prune_(model, n: int, mask: PruningMask | None = None,
 
 
 # --- the deck's algorithm: prune, retrain, stop when validation gets worse ---------------------
-def _accuracy(output, y, loss):
-    if loss != "cross_entropy":
-        return None
-    return float(np.mean(np.argmax(output, axis=1) == np.asarray(y)))
+_LOSS_MODULES = {"mse": MSELoss, "cross_entropy": CrossEntropyLoss}
 
 
-def _fit(model, optimizer, X, y, loss, epochs, batch_size, rng):
-    """Plain mini-batch training on the mean loss (full batch if ``batch_size`` is None)."""
-    n = X.shape[0]
-    bs = n if batch_size is None else batch_size
-    for _ in range(epochs):
-        order = rng.permutation(n) if bs < n else np.arange(n)
-        for start in range(0, n, bs):
-            idx = order[start:start + bs]
-            optimizer.zero_grad()
-            out = model(X[idx])
-            _, grad, _ = _loss_derivatives(out, y[idx], loss, "mean")
-            model.backward(grad)
-            optimizer.step()
+def _fit(model, optimizer, loader, loss_fn, epochs: int) -> None:
+    """``epochs`` epochs of ``nnkit.train.fit`` (the course's one training loop), quietly, mode kept."""
+    if epochs == 0:
+        return
+    from .train import fit                         # on demand, as everywhere: nnkit.train needs tqdm
+    was_training = model.training
+    fit(model, loss_fn, optimizer, loader, epochs, accuracy=False, progress=False)
+    model.train(was_training)
 
 
 def obd_prune_and_retrain(model, optimizer, X, y, X_val, y_val, *, n_per_round: int,
@@ -621,8 +591,9 @@ def obd_prune_and_retrain(model, optimizer, X, y, X_val, y_val, *, n_per_round: 
     watches the training loss; here only the validation loss decides.
 
     ``optimizer`` is any nnkit optimizer over ``model.parameters()``; it is wrapped in a
-    :class:`MaskedOptimizer`.  Training minimises the mean loss (``MSELoss()`` /
-    ``CrossEntropyLoss()``), on mini-batches of ``batch_size`` (``None``: the whole set).
+    :class:`MaskedOptimizer`.  Training is ``nnkit.train.fit``: it minimizes the mean loss
+    (``MSELoss()`` / ``CrossEntropyLoss()``) on mini-batches of ``batch_size`` (``None``: the whole
+    set), reshuffled every epoch by a generator made from ``seed``.
 
     Returns ``(mask, history)``: the final :class:`PruningMask` and a list of dicts, one per round
     (round 0 is the unpruned network), with keys ``round``, ``n_pruned``, ``fraction_pruned``
@@ -643,21 +614,29 @@ def obd_prune_and_retrain(model, optimizer, X, y, X_val, y_val, *, n_per_round: 
         max_rounds = check_nonnegative_int(max_rounds, "max_rounds")
     X, X_val = as_float_array(X, "X"), as_float_array(X_val, "X_val")
     y, y_val = np.asarray(y), np.asarray(y_val)
-    rng = make_rng(seed)
+    y = _check_target(model(X), y, loss)           # clear errors before any training
+    y_val = _check_target(model(X_val), y_val, loss)
+    from .data import DataLoader                   # on demand, as nnkit/__init__ promises
+    from .train import accuracy                    # (nnkit.train needs tqdm)
 
     mask = PruningMask(model)
     opt = MaskedOptimizer(optimizer, mask)
     prunable = _prunable_names(model, include_bias)
+    loss_fn = _LOSS_MODULES[loss]()                # the mean loss: what training minimizes and reports
+    # One loader for every round: its generator (made from ``seed``) shuffles each epoch's mini-batches;
+    # full-batch training (batch_size None) keeps the samples in order.
+    bs = len(X) if batch_size is None else batch_size
+    loader = DataLoader(X, y, batch_size=bs, shuffle=bs < len(X), seed=make_rng(seed))
 
     def evaluate(r, accepted=True):
-        train_loss = _loss_derivatives(model(X), y, loss)[0]
+        train_loss = float(loss_fn(model(X), y))
         out = model(X_val)
-        val_loss = _loss_derivatives(out, y_val, loss)[0]
+        val_loss = float(loss_fn(out, y_val))
+        val_accuracy = accuracy(out, y_val) if loss == "cross_entropy" else None
         return dict(round=r, n_pruned=mask.n_pruned(prunable), fraction_pruned=mask.fraction_pruned(prunable),
-                    train_loss=train_loss, val_loss=val_loss, val_accuracy=_accuracy(out, y_val, loss),
-                    accepted=accepted)
+                    train_loss=train_loss, val_loss=val_loss, val_accuracy=val_accuracy, accepted=accepted)
 
-    _fit(model, opt, X, y, loss, pretrain_epochs, batch_size, rng)
+    _fit(model, opt, loader, loss_fn, pretrain_epochs)
     history = [evaluate(0)]
     limit = (1 + tol) * history[0]["val_loss"]
     r = 0
@@ -672,7 +651,7 @@ def obd_prune_and_retrain(model, optimizer, X, y, X_val, y_val, *, n_per_round: 
             prune_(model, n, saliency(model, h, half=half), mask=mask, include_bias=include_bias)
         else:
             magnitude_prune_(model, n, mask=mask, include_bias=include_bias)
-        _fit(model, opt, X, y, loss, retrain_epochs, batch_size, rng)
+        _fit(model, opt, loader, loss_fn, retrain_epochs)
         record = evaluate(r)
         if record["val_loss"] > limit:
             record["accepted"] = False

@@ -19,7 +19,7 @@ from ._checks import as_float_array, check_positive_int
 __all__ = ["plot_decision_regions", "plot_history", "plot_function_fit", "plot_activation", "plot_digits",
            "plot_computational_graph"]
 
-# Colour-blind-safe qualitative colours (matplotlib's tab10 order): class k gets _COLORS[k % 10].
+# Color-blind-safe qualitative colors (matplotlib's tab10 order): class k gets _COLORS[k % 10].
 _COLORS = plt.get_cmap("tab10").colors
 
 
@@ -60,7 +60,7 @@ def _as_labels(output, threshold: float) -> np.ndarray:
 
 def plot_decision_regions(predict_fn: Callable, X, y=None, ax=None, resolution: int = 200, padding: float = 0.5,
                           threshold: float = 0.5, title: str | None = "Decision regions"):
-    """Colour the plane by the class ``predict_fn`` assigns to each point; overlay the data ``(X, y)``.
+    """Color the plane by the class ``predict_fn`` assigns to each point; overlay the data ``(X, y)``.
 
     ``predict_fn`` maps an ``(M, 2)`` array of points to labels ``(M,)``, class scores ``(M, C)``
     (argmax is taken) or one probability per point (``> threshold``; pass ``threshold=0`` for a
@@ -82,7 +82,7 @@ def plot_decision_regions(predict_fn: Callable, X, y=None, ax=None, resolution: 
     if predicted.shape != (len(grid),):
         raise ValueError(f"predict_fn returned {predicted.shape[0]} predictions for {len(grid)} points")
 
-    # One colour per class value (labels may be {0, 1}, {-1, +1} or 0..9): index into the sorted union.
+    # One color per class value (labels may be {0, 1}, {-1, +1} or 0..9): index into the sorted union.
     classes = np.unique(predicted if y is None else np.concatenate([predicted, y.astype(predicted.dtype)]))
     colors = [_COLORS[i % len(_COLORS)] for i in range(len(classes))]
     fig, ax = _figure_and_axes(ax, (5, 4.5))
@@ -260,8 +260,10 @@ def plot_computational_graph(root, ax=None, title: str | None = None):
     mean row of their inputs, which keeps arrows short.  Lecture 2 (deck 000, «Производные на
     компьютере»).
     """
-    from .autograd import Value
-    if not isinstance(root, Value):
+    # Checked by what is used -- data, grad, label, _op, _prev, topological_order -- rather than by
+    # importing nnkit.autograd: that module imports this one (for draw_graph), and nnkit's modules
+    # import each other in one direction only (tests/test_imports.py).
+    if not all(hasattr(root, a) for a in ("data", "grad", "label", "_op", "_prev", "topological_order")):
         raise TypeError(f"plot_computational_graph draws an nnkit.autograd.Value, got {type(root).__name__}")
     order = root.topological_order()          # inputs before the nodes computed from them
     column = {}
@@ -273,7 +275,7 @@ def plot_computational_graph(root, ax=None, title: str | None = None):
     for node in order:
         by_column[column[id(node)]].append(node)
     for col, nodes in enumerate(by_column):
-        if col > 0:   # barycentre ordering; stable sort keeps topological order for ties
+        if col > 0:   # barycenter ordering; stable sort keeps topological order for ties
             nodes.sort(key=lambda v: np.mean([rows[id(c)] for c in v._prev]))
         offset = (len(nodes) - 1) / 2
         for i, node in enumerate(nodes):

@@ -66,6 +66,9 @@ UNARY = {
     "tanh": (lambda a: a.tanh(), [0.7, -1.3]),
     "sigmoid": (lambda a: a.sigmoid(), [0.7, -1.3]),
     "relu": (lambda a: a.relu(), [0.7, -1.3]),
+    "abs": (lambda a: a.abs(), [0.7, -1.3]),
+    "abs()": (lambda a: abs(a), [0.7, -1.3]),
+    "sqrt": (lambda a: a.sqrt(), [0.7, 2.5]),
     "pow2": (lambda a: a ** 2, [0.7, -1.3]),
     "pow-1.5": (lambda a: a ** -1.5, [0.7, 2.5]),
     "radd": (lambda a: 2.0 + a, [0.7]),
@@ -116,6 +119,110 @@ def test_relu_derivative_at_zero_is_zero_as_in_torch(torch):
 def test_sigmoid_does_not_overflow():
     assert Value(-1000.0).sigmoid().data == 0.0
     assert Value(1000.0).sigmoid().data == 1.0
+
+
+# --- abs, sqrt, comparisons, float() -----------------------------------------------------------------
+@pytest.mark.parametrize("point", [-2.5, -0.3, 0.0, 0.3, 2.5])
+def test_abs_matches_torch_including_the_subgradient_zero_at_zero(torch, point):
+    a = Value(point)
+    out = abs(a) * 3.0
+    out.backward()
+    t = torch.tensor(point, dtype=torch.float64, requires_grad=True)
+    (torch.abs(t) * 3.0).backward()
+    assert out.data == 3.0 * abs(point)
+    assert a.grad == t.grad.item()                     # sign(a); 0 at a = 0, as PyTorch
+    b = Value(point)
+    b.abs().backward()
+    assert b.grad == float(np.sign(point))
+
+
+@pytest.mark.parametrize("point", [0.0, 1e-8, 0.49, 4.0, 1e6])
+def test_sqrt_matches_torch(torch, point):
+    a = Value(point)
+    out = a.sqrt()
+    out.backward()
+    t = torch.tensor(point, dtype=torch.float64, requires_grad=True)
+    torch.sqrt(t).backward()
+    assert out.data == math.sqrt(point)
+    assert a.grad == t.grad.item()                      # inf at 0, as PyTorch
+
+
+def test_sqrt_at_zero_with_a_zero_upstream_gradient_is_nan_as_torch(torch):
+    a = Value(0.0)
+    (a.sqrt() * 0.0).backward()
+    t = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    (torch.sqrt(t) * 0.0).backward()
+    assert math.isnan(a.grad) and math.isnan(t.grad.item())
+
+
+def test_sqrt_of_a_negative_number_is_a_domain_error():
+    with pytest.raises(ValueError, match="non-negative"):
+        Value(-1.0).sqrt()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_expressions_with_abs_and_sqrt_match_torch(torch, seed):
+    rng = np.random.default_rng(200 + seed)
+    point = rng.normal(size=3)
+    x, y, z = (Value(v) for v in point)
+    tx, ty, tz = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in point)
+    f = (x * y - z).abs() + (x * x + y.abs() + 1.0).sqrt() * z - abs(y - 2.0 * z).sqrt()
+    g = torch.abs(tx * ty - tz) + torch.sqrt(tx * tx + torch.abs(ty) + 1.0) * tz - torch.sqrt(torch.abs(ty - 2.0 * tz))
+    f.backward()
+    g.backward()
+    assert math.isclose(f.data, g.item(), rel_tol=1e-12)
+    np.testing.assert_allclose([x.grad, y.grad, z.grad], [tx.grad.item(), ty.grad.item(), tz.grad.item()],
+                               rtol=1e-12)
+
+
+PAIRS = [(1.0, 2.0), (2.0, 1.0), (1.5, 1.5), (-0.0, 0.0), (-3.0, -3.5)]
+OPS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+       ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_comparisons_are_bools_on_data_as_torch_scalars(torch, op):
+    compare = OPS[op]
+    for a, b in PAIRS:
+        expected = bool(compare(torch.tensor(a), torch.tensor(b)))
+        for left, right in ((Value(a), Value(b)), (Value(a), b), (a, Value(b))):
+            result = compare(left, right)
+            assert type(result) is bool and result == expected, (op, left, right)
+
+
+def test_comparisons_build_no_graph_and_reject_non_numbers():
+    a, b = Value(1.0), Value(2.0)
+    c = a * b
+    assert (c > a) is True and c._prev == (a, b) and not a._prev
+    with pytest.raises(TypeError):
+        a < "2"
+    with pytest.raises(TypeError):
+        a >= None
+    assert (a == "1.0") is False and (a != "1.0") is True
+    assert max(Value(3.0), Value(-1.0), Value(2.0)).data == 3.0      # ordering works with builtins
+    assert sorted([Value(2.0), Value(-1.0)])[0].data == -1.0
+
+
+def test_equal_values_stay_distinct_nodes():
+    a, b = Value(2.0), Value(2.0)
+    assert a == b and a is not b
+    assert len({a, b}) == 2 and len(dict.fromkeys((a, b))) == 2   # hashed by identity, as torch.Tensor
+    s = a + b
+    s.backward()
+    assert (a.grad, b.grad) == (1.0, 1.0)
+    edges = [c for c in draw_graph(s).axes[0].get_children()
+             if isinstance(c, matplotlib.text.Annotation) and c.arrow_patch]
+    assert len(edges) == 2                              # two inputs with equal data: two arrows
+
+
+def test_float_gives_the_data_outside_the_graph():
+    a = Value(2.25)
+    assert float(a) == 2.25 and type(float(a)) is float
+    assert math.sqrt(a) == 1.5                          # a plain number: no node, no gradient
+    assert np.float64(a) == 2.25
+    out = a.sqrt()
+    out.backward()
+    assert a.grad == pytest.approx(1 / 3)
 
 
 # --- random expressions against torch.autograd --------------------------------------------------------

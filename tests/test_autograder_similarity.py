@@ -74,19 +74,40 @@ def _separates(wb):
 expect_that(student.perceptron_fit(X, y), _separates, "perceptron_fit on a separable set")""",
 }
 
-# What students wrote.  nnkit_paster: the cross-entropy branch of nnkit.obd._loss_derivatives, renamed, reformatted.
-NNKIT_CE = """    N, K = logits.shape
-    y = np.asarray(labels)
-    shift = logits - logits.max(axis=1, keepdims=True)      # exp never overflows
-    logp = shift - np.log(np.exp(shift).sum(axis=1,
-                                            keepdims=True))
-    probs = np.exp(logp)
-    idx = np.arange(N)
-    sc = 1.0 / N
-    Q = -sc * float(logp[idx, y].sum())
-    dQ = probs.copy()
-    dQ[idx, y] -= 1
-    return Q, sc * dQ, sc * probs * (1 - probs)"""
+# What students wrote.  nnkit_paster: nnkit.neuron.Perceptron.fit, comments dropped, a namespace standing in
+# for ``self``; everything else of theirs is their own.
+NNKIT_PERCEPTRON = """    import types
+    self = types.SimpleNamespace(weight=np.zeros(np.shape(X)[1]), bias=0.0, lr=lr, rng=np.random.default_rng(0))
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y)
+    if y.shape != (len(X),):
+        raise ValueError(f"Perceptron.fit expects y of shape ({len(X)},), got {y.shape}")
+    if y.dtype.kind not in "biuf" or not np.isin(y, (-1, 1)).all():
+        raise ValueError(f"Perceptron labels must be -1 or +1 (the deck's Y = {{±1}}), got values "
+                         f"{np.unique(y)[:5].tolist()}; convert 0/1 labels with 2*y - 1")
+    y = y.astype(np.float64)
+    mistakes_per_epoch = []
+    for _ in range(epochs):
+        order = self.rng.permutation(len(X))
+        mistakes = 0
+        for i in order:
+            if y[i] * (X[i] @ self.weight + self.bias) <= 0:
+                self.weight += self.lr * y[i] * X[i]
+                self.bias += self.lr * y[i]
+                mistakes += 1
+        mistakes_per_epoch.append(mistakes)
+        if mistakes == 0:
+            break
+    return self.weight, self.bias"""
+PASTER_CE = """    z = np.asarray(logits, dtype=np.float64)
+    n = len(z)
+    top = z.max(axis=1)
+    log_norm = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
+    q = np.exp(z - log_norm[:, None])
+    chosen = np.zeros(z.shape, dtype=bool)
+    chosen[np.arange(n), labels] = True
+    nll = float(np.sum(log_norm - z[chosen])) / n
+    return nll, (q - chosen) / n, q * (1.0 - q) / n"""
 # sharer_a wrote this perceptron; sharer_b got it, renamed everything and reformatted it.
 SHARED = """    data = np.asarray(X, dtype=float)
     labels = np.where(np.asarray(y) > 0, 1.0, -1.0)
@@ -223,7 +244,7 @@ PERCEPTRONS = [
     return theta[:-1], theta[-1]""",
 ]
 STUDENTS = {   # softmax, ce_derivatives, perceptron_fit
-    "nnkit_paster": (SOFTMAXES[0], NNKIT_CE, PERCEPTRONS[3]),
+    "nnkit_paster": (SOFTMAXES[0], PASTER_CE, NNKIT_PERCEPTRON),
     "sharer_a": (SOFTMAXES[1], CES[0], SHARED),
     "sharer_b": (SOFTMAXES[2], CES[1], SHARED_RENAMED),
     "ivan": (SOFTMAXES[3], CES[2], PERCEPTRONS[0]),
@@ -279,7 +300,7 @@ def test_every_answer_here_is_correct_so_scores_are_full(batch):
 def test_exactly_the_copies_are_flagged(batch):
     _, _, results, _ = batch
     flagged = {s: sorted((m.cell, m.other) for m in r.similarity) for s, r in results.items()}
-    assert flagged["nnkit_paster"] == [("ce", "nnkit/obd.py")], flagged
+    assert flagged["nnkit_paster"] == [("perceptron", "nnkit/neuron.py")], flagged
     assert flagged["sharer_a"] == [("perceptron", "student sharer_b")], flagged
     assert flagged["sharer_b"] == [("perceptron", "student sharer_a")], flagged
     assert all(flagged[s] == [] for s in HONEST), flagged
@@ -292,7 +313,7 @@ def test_the_report_shows_the_passages_side_by_side(batch):
     assert match["score"] >= 0.7 and match["passages"]
     mine = " ".join(p["mine"] for p in match["passages"])
     theirs = " ".join(p["theirs"] for p in match["passages"])
-    assert "dQ[idx, y] -= 1" in mine and "grad[rows, t] -= 1" in theirs
+    assert "mistakes_per_epoch.append(mistakes)" in mine and 'raise ValueError(f"Perceptron.fit expects y' in theirs
     shared = report["sharer_b"]["similarity"][0]
     assert "vec = vec + lr * t[k] * A[k]" in " ".join(p["mine"] for p in shared["passages"])
     assert "weights = weights + lr * labels[row] * data[row]" in " ".join(p["theirs"] for p in shared["passages"])

@@ -98,6 +98,40 @@ def test_the_two_memory_orders_agree(rng):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("layout, order", [("channels_last", (0, 2, 3, 1)), ("channels_first", (1, 0, 2, 3))])
+def test_outputs_come_in_the_memory_order_of_the_im2col_layout(layout, order, rng):
+    # channels_last: NHWC memory; channels_first: channel-major (O, N, H, W) memory -- one matrix
+    # product over the whole batch gives them, and copying into NCHW would be a pass that changes nothing
+    conv = make_conv((3, 4, 6, 7), 5, 3, 1, 1, layout, dtype=np.float64, seed=0)
+    x = rng.standard_normal((3, 4, 6, 7))
+    y = conv(x)
+    assert y.shape == (3, 5, 6, 7) and y.transpose(order).flags.c_contiguous
+    dx = conv.backward(np.ones_like(y))
+    assert dx.shape == x.shape and dx.transpose(order).flags.c_contiguous
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "channels_first"])
+def test_a_gradient_in_the_outputs_memory_order_is_used_without_a_copy(layout, rng):
+    conv = make_conv((3, 4, 6, 7), 5, 3, 2, 1, layout, dtype=np.float64, seed=0)
+    x = rng.standard_normal((3, 4, 6, 7))
+    y = conv(x)
+    g = rng.standard_normal(y.shape)                      # NCHW: backward copies it into a matrix
+    g_like_y = np.empty_like(y)                           # y's memory order, as a ReLU's backward returns it
+    g_like_y[...] = g
+    dx_copied = conv.backward(g)
+    grads_copied = [p.grad.copy() for p in conv.parameters()]
+    assert "g_matrix" in conv._work._arrays
+    conv._work.clear()
+    conv.zero_grad()
+    conv(x)
+    dx_view = conv.backward(g_like_y)
+    assert "g_matrix" not in conv._work._arrays           # used as it is
+    np.testing.assert_allclose(dx_view, dx_copied, rtol=1e-12, atol=1e-14)
+    for p, expected in zip(conv.parameters(), grads_copied):
+        np.testing.assert_allclose(p.grad, expected, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(g_like_y, g)            # and not modified
+
+
 def test_output_shape_follows_the_formula():
     # floor((H + 2p - k) / s) + 1 per axis
     conv = Conv2d(1, 2, kernel_size=(3, 5), stride=(2, 3), padding=(1, 2))

@@ -5,7 +5,10 @@ import math
 import numpy as np
 import pytest
 
+import nnkit.functional as F
 import nnkit.nn as nn
+from nnkit import obd
+from nnkit.gradcheck import relative_error
 from nnkit.obd import (MaskedOptimizer, PruningMask, feature_saliency, hessian_diagonal, magnitude_prune_,
                        obd_prune_and_retrain, prune_, saliency)
 from nnkit.obd import _loss_derivatives
@@ -496,6 +499,139 @@ def test_feature_saliency_ranks_the_noise_feature_last(method):
     assert np.argmin(S) == 3 and S[3] < 0.3 * np.sort(S)[1]
     h = hessian_diagonal(model, X, y, method=method)
     assert_close(S, saliency(model, h)["0.weight"].sum(axis=0))
+
+
+# --- (5b) saliencies against an independent computation --------------------------------------------
+def central_second_differences(model, X, y, loss, h=1e-4):
+    """d²Q/dw_k² for every parameter entry by (Q(w + h) - 2Q(w) + Q(w - h)) / h², Q by nnkit.nn's losses."""
+    loss_fn = nn.MSELoss() if loss == "mse" else nn.CrossEntropyLoss()
+    out = {}
+    for name, p in model.named_parameters():
+        d2 = np.empty(p.shape)
+        flat = p.data.reshape(-1)
+        for k in range(flat.size):
+            w = flat[k]
+            values = []
+            for step in (h, 0.0, -h):
+                flat[k] = w + step
+                values.append(float(loss_fn(model(X), y)))
+            flat[k] = w
+            d2.reshape(-1)[k] = (values[0] - 2 * values[1] + values[2]) / h ** 2
+        out[name] = d2
+    return out
+
+
+@pytest.mark.parametrize("out_act", [None, nn.Sigmoid])
+def test_saliencies_equal_half_h_w2_with_h_from_torch_and_from_finite_differences(torch, out_act):
+    # One hidden layer and MSE: OBD's diagonal is exact here for every weight (see above), so the
+    # saliencies must equal 1/2 (d²Q/dw²) w² computed without OBD's recursion -- by PyTorch's exact
+    # Hessian, and by central second differences of nnkit's own MSELoss, without torch.
+    model = mlp([3, 5, 2], nn.Tanh, out_act)
+    X, y = problem(model, 9, "mse")
+    ours = saliency(model, hessian_diagonal(model, X, y))
+    deck = saliency(model, hessian_diagonal(model, X, y), half=False)
+    exact = exact_hessian_diagonal(torch, model, X, y, "mse")
+    numeric = central_second_differences(model, X, y, "mse")
+    for name, p in model.named_parameters():
+        w2 = p.data ** 2
+        assert_close(ours[name], 0.5 * exact[name] * w2, rtol=1e-9, atol=1e-14)
+        assert_close(deck[name], exact[name] * w2, rtol=1e-9, atol=1e-14)
+        # second differences carry an O(h²) error: compare on the scale of the largest saliency
+        assert relative_error(ours[name], 0.5 * numeric[name] * w2) < 1e-5, name
+
+
+def test_last_layer_saliencies_of_a_deep_classifier_equal_torch(torch):
+    # Deeper and with cross-entropy only the last layer is exact (the rest drops cross terms by design).
+    model = mlp([4, 6, 5, 3], nn.Sigmoid)
+    X, y = problem(model, 8, "cross_entropy")
+    ours = saliency(model, hessian_diagonal(model, X, y, loss="cross_entropy"))
+    exact = exact_hessian_diagonal(torch, model, X, y, "cross_entropy")
+    numeric = central_second_differences(model, X, y, "cross_entropy")
+    for name in ("4.weight", "4.bias"):
+        w2 = dict(model.named_parameters())[name].data ** 2
+        assert_close(ours[name], 0.5 * exact[name] * w2, rtol=1e-9, atol=1e-14)
+        assert relative_error(ours[name], 0.5 * numeric[name] * w2) < 1e-5, name
+
+
+# --- (5c) one source of truth: OBD's derivatives are nnkit.functional's ------------------------------
+@pytest.mark.parametrize("name, second", [("sigmoid", F.sigmoid_second_derivative),
+                                          ("tanh", F.tanh_second_derivative)])
+def test_second_derivatives_match_torch_double_backward(torch, name, second):
+    z = np.concatenate([np.linspace(-40, 40, 161), [0.0, 1e-8, -1e-8]])
+    zt = torch.tensor(z, requires_grad=True)
+    (d1,) = torch.autograd.grad(getattr(torch, name)(zt).sum(), zt, create_graph=True)
+    (d2,) = torch.autograd.grad(d1.sum(), zt)
+    # torch differentiates sigma(1 - sigma), which loses digits once 1 - sigma rounds (|z| > ~20), so
+    # the absolute tolerance is about float64's resolution of the largest values (|sigma''| <= 0.1)
+    np.testing.assert_allclose(second(z), d2.numpy(), rtol=1e-9, atol=1e-15)
+    assert second(z.astype(np.float32)).dtype == np.float32
+    assert np.all(np.isfinite(second(np.array([-1e4, 1e4]))))
+
+
+def test_obd_takes_activation_and_loss_derivatives_from_nnkit_functional(rng):
+    z = rng.standard_normal((5, 4)) * 3
+    for module, d1, d2 in [(nn.Sigmoid(), F.sigmoid_derivative(z), F.sigmoid_second_derivative(z)),
+                           (nn.Tanh(), F.tanh_derivative(z), F.tanh_second_derivative(z)),
+                           (nn.ReLU(), F.relu_derivative(z), None),
+                           (nn.LeakyReLU(0.2), F.leaky_relu_derivative(z, 0.2), None),
+                           (nn.Identity(), F.identity_derivative(z), None)]:
+        f1, f2 = obd._activation_rule(module)(z, module)
+        np.testing.assert_array_equal(f1, d1)
+        assert (f2 is None) == (d2 is None)
+        if d2 is not None:
+            np.testing.assert_array_equal(f2, d2)
+    out, t, labels = rng.standard_normal((6, 3)), rng.standard_normal((6, 3)), rng.integers(0, 3, 6)
+    for reduction in ("mean", "sum"):
+        value, grad, _ = _loss_derivatives(out, t, "mse", reduction)
+        assert value == float(F.mse_loss(out, t, reduction))
+        np.testing.assert_array_equal(grad, F.mse_loss_grad(out, t, reduction))
+        value, grad, d2 = _loss_derivatives(out, labels, "cross_entropy", reduction)
+        assert value == float(F.cross_entropy(out, labels, reduction=reduction))
+        np.testing.assert_array_equal(grad, F.cross_entropy_grad(out, labels, reduction=reduction))
+        p = F.softmax(out, dim=1)
+        assert_close(d2, p * (1 - p) / (6 if reduction == "mean" else 1))
+
+
+def test_the_output_hessian_diagonal_matches_torch(torch, rng):
+    out, t, labels = rng.standard_normal((4, 3)), rng.standard_normal((4, 3)), rng.integers(0, 3, 4)
+    for loss, target in (("mse", t), ("cross_entropy", labels)):
+        _, grad, d2 = _loss_derivatives(out, target, loss)
+        ot = torch.tensor(out, requires_grad=True)
+        H = torch.autograd.functional.hessian(lambda o: torch_loss(torch, o, target, loss), ot)
+        assert_close(d2, torch.einsum("nknk->nk", H).numpy())
+
+
+def test_obd_prune_and_retrain_trains_with_nnkit_train_fit(monkeypatch):
+    import nnkit.train
+    calls = []
+    real_fit = nnkit.train.fit
+
+    def spy(*args, **kwargs):
+        calls.append((args[4], kwargs))
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(nnkit.train, "fit", spy)
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((40, 3))
+    y = X[:, :1] - X[:, 1:2]
+    model = mlp([3, 4, 1], nn.Tanh)
+    model.eval()
+    obd_prune_and_retrain(model, SGD(model.parameters(), lr=0.05), X, y, X, y, n_per_round=2, tol=10.0,
+                          max_rounds=2, pretrain_epochs=3, retrain_epochs=2, batch_size=8)
+    assert [c[0] for c in calls] == [3, 2, 2]
+    assert all(c[1]["progress"] is False for c in calls)
+    assert not model.training                          # the caller's mode is kept
+
+
+def test_obd_prune_and_retrain_checks_targets_before_training():
+    model = mlp([3, 4, 2], nn.Tanh)
+    X = np.zeros((5, 3))
+    with pytest.raises(ValueError, match="target of the output's shape"):
+        obd_prune_and_retrain(model, SGD(model.parameters(), lr=0.1), X, np.zeros((5, 1)), X, np.zeros((5, 2)),
+                              n_per_round=1)
+    with pytest.raises(ValueError, match="integer class labels"):
+        obd_prune_and_retrain(model, SGD(model.parameters(), lr=0.1), X, np.zeros(5, int), X, np.zeros(5),
+                              n_per_round=1, loss="cross_entropy")
 
 
 # --- (6) bad inputs --------------------------------------------------------------------------------

@@ -34,9 +34,9 @@ from .._checks import as_float_array, check_choice, check_positive_int
 __all__ = [
     "identity", "identity_derivative",
     "heaviside_step", "heaviside_step_derivative",
-    "sigmoid", "sigmoid_derivative", "sigmoid_backward",
+    "sigmoid", "sigmoid_derivative", "sigmoid_second_derivative", "sigmoid_backward",
     "sigmoid_c", "sigmoid_c_derivative",
-    "tanh", "tanh_derivative", "tanh_backward",
+    "tanh", "tanh_derivative", "tanh_second_derivative", "tanh_backward",
     "relu", "relu_derivative", "relu_backward",
     "leaky_relu", "leaky_relu_derivative",
     "prelu", "prelu_derivative", "prelu_weight_grad",
@@ -142,6 +142,17 @@ def sigmoid_derivative(x):
     return e / ((1 + e) * (1 + e))
 
 
+def sigmoid_second_derivative(x):
+    r""":math:`\sigma''(z) = \sigma'(z)\,(1 - 2\sigma(z)) = -\sigma'(z)\tanh(z/2)` -- what Optimal Brain Damage needs.
+
+    ``nnkit.obd`` propagates second derivatives through the activations (deck 001, «Удаление
+    связей»).  :math:`1 - 2\sigma(z) = -\tanh(z/2)` avoids forming :math:`1 - \sigma`, which rounds
+    to 0 for large :math:`z`; with the stable :math:`\sigma'` it is finite and accurate for any :math:`z`.
+    """
+    x = as_float_array(x, "sigmoid_second_derivative input")
+    return -sigmoid_derivative(x) * np.tanh(x / 2)
+
+
 def sigmoid_backward(grad_output, output):
     r""":math:`\partial L/\partial z = \partial L/\partial y \cdot y(1 - y)` from the forward output :math:`y = \sigma(z)`."""
     y = as_float_array(output, "sigmoid_backward output")
@@ -172,7 +183,7 @@ def sigmoid_c_derivative(x, c: float = 1.0):
 def tanh(x):
     r"""Hyperbolic tangent :math:`\tanh z = (e^{z} - e^{-z})/(e^{z} + e^{-z}) = 2\sigma(2z) - 1` (decks 000, 003).
 
-    Zero-centred, unlike the sigmoid, but it saturates just the same.  ``numpy.tanh`` is already
+    Zero-centered, unlike the sigmoid, but it saturates just the same.  ``numpy.tanh`` is already
     stable for any :math:`z`.
     """
     return np.tanh(as_float_array(x, "tanh input"))
@@ -182,6 +193,12 @@ def tanh_derivative(x):
     r""":math:`\tanh'(z) = 1 - \tanh^2(z)`, at most 1 (at :math:`z = 0`)."""
     t = np.tanh(as_float_array(x, "tanh_derivative input"))
     return 1 - t * t
+
+
+def tanh_second_derivative(x):
+    r""":math:`\tanh''(z) = -2\tanh(z)\,(1 - \tanh^2 z)` (for ``nnkit.obd``'s second-derivative pass)."""
+    t = np.tanh(as_float_array(x, "tanh_second_derivative input"))
+    return -2 * t * (1 - t * t)
 
 
 def tanh_backward(grad_output, output):
@@ -329,7 +346,7 @@ def selu_derivative(x):
 # --- GELU and the error function ---------------------------------------------------------------
 # erf/erfc by the rational approximations of the Cephes library (S. L. Moshier, ndtr.c, public
 # domain, netlib.org/cephes), accurate to about 1e-16 relative in float64 -- as good as math.erf, but
-# vectorised, and without adding scipy to nnkit's dependencies.
+# vectorized, and without adding scipy to nnkit's dependencies.
 _ERF_T = (9.60497373987051638749E0, 9.00260197203842689217E1, 2.23200534594684319226E3,
           7.00332514112805075473E3, 5.55923013010394962768E4)
 _ERF_U = (3.35617141647503099647E1, 5.21357949780152679795E2, 4.59432382970980127987E3,

@@ -1,8 +1,8 @@
 r"""Loss functions as plain numpy functions, each with its gradient (PyTorch's ``torch.nn.functional``).
 
 Lecture 4 (deck 003, «Задачи и функции потерь»): a model :math:`f(x, \theta)` outputs the parameters
-of a distribution :math:`P(y \mid f(x, \theta))`, and training maximises the likelihood of the data --
-equivalently, minimises the *negative log-likelihood*
+of a distribution :math:`P(y \mid f(x, \theta))`, and training maximizes the likelihood of the data --
+equivalently, minimizes the *negative log-likelihood*
 
 .. math:: \mathcal L(\theta) = -\sum_{i=1}^N \log P\bigl(y_i \mid f(x_i, \theta)\bigr).
 
@@ -215,7 +215,7 @@ def l1_loss(input, target, reduction: str = "mean"):
 
     Deck 003, «Регрессия - другие варианты»: Laplace noise, density
     :math:`\tfrac{1}{2b}e^{-|y - f|/b}`, has negative log-likelihood :math:`|y - f|/b + \log 2b` --
-    the absolute error, whose minimiser is the median (robust to outliers).
+    the absolute error, whose minimizer is the median (robust to outliers).
     Gradient :math:`\operatorname{sign}(x - y)`, taken as 0 at :math:`x = y` (PyTorch's choice).
     """
     _check_reduction(reduction)

@@ -106,7 +106,7 @@ class LeakyReLU(_Activation):
 class PReLU(_Activation):
     r"""Leaky ReLU with a learnable slope :math:`a_c` per channel (``torch.nn.PReLU``; deck 003, «Leaky ReLU, PReLU»).
 
-    ``weight`` has shape ``(num_parameters,)``, initialised to ``init``; with ``num_parameters = C`` it
+    ``weight`` has shape ``(num_parameters,)``, initialized to ``init``; with ``num_parameters = C`` it
     has one slope per channel, the input's dim 1 (``(N, C)``, ``(N, C, H, W)``).  Backward adds
     :math:`\sum g \min(z, 0)` per channel to ``weight.grad``.
     """

@@ -1,9 +1,9 @@
-r"""``BatchNorm1d`` and ``BatchNorm2d``: batch normalisation (Ioffe & Szegedy, 2015).
+r"""``BatchNorm1d`` and ``BatchNorm2d``: batch normalization (Ioffe & Szegedy, 2015).
 
 Deck 002 uses ``nn.BatchNorm2d`` after every convolution of its U-Net; deck 001 lists input
-normalisation among the heuristics that make training converge ("Подготовка данных ...
-нормализация").  Batch normalisation applies that idea *inside* the network: every channel is
-standardised with the statistics of the current mini-batch, then rescaled by learned parameters.
+normalization among the heuristics that make training converge ("Подготовка данных ...
+нормализация").  Batch normalization applies that idea *inside* the network: every channel is
+standardized with the statistics of the current mini-batch, then rescaled by learned parameters.
 
 For channel :math:`c` with the :math:`m` values :math:`x_i` it has in the batch (over the batch
 and, for images, over all pixels):
@@ -106,16 +106,16 @@ class _BatchNorm(Module):
                 raise ValueError(f"{type(self).__name__} needs more than 1 value per channel when training, "
                                  f"got input of shape {tuple(x.shape)}")
             mean = x.mean(axis=axes)
-            centred = x - mean.reshape(shape)
-            var = np.mean(centred * centred, axis=axes)  # biased: what the batch is normalised with
+            centered = x - mean.reshape(shape)
+            var = np.mean(centered * centered, axis=axes)  # biased: what the batch is normalized with
             if self.training and self.track_running_stats:
                 self._update_running_stats(mean, var, m)
         else:
             mean = self.running_mean.astype(dt, copy=False)
             var = self.running_var.astype(dt, copy=False)
-            centred = x - mean.reshape(shape)
+            centered = x - mean.reshape(shape)
         inv_std = 1.0 / np.sqrt(var + dt.type(self.eps))
-        x_hat = centred * inv_std.reshape(shape)
+        x_hat = centered * inv_std.reshape(shape)
         if self.affine:
             y = x_hat * self.weight.data.astype(dt, copy=False).reshape(shape)
             y += self.bias.data.astype(dt, copy=False).reshape(shape)
@@ -162,7 +162,7 @@ class _BatchNorm(Module):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch normalisation of ``(N, C)`` features or ``(N, C, L)`` sequences (``torch.nn.BatchNorm1d``).
+    """Batch normalization of ``(N, C)`` features or ``(N, C, L)`` sequences (``torch.nn.BatchNorm1d``).
 
     Statistics are per channel ``C``, over the batch (and ``L``).  See the module docstring.
     """
@@ -172,7 +172,7 @@ class BatchNorm1d(_BatchNorm):
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch normalisation of ``(N, C, H, W)`` images (``torch.nn.BatchNorm2d``), per channel.
+    """Batch normalization of ``(N, C, H, W)`` images (``torch.nn.BatchNorm2d``), per channel.
 
     Statistics are per channel, over the batch and all pixels.  See the module docstring.
     """

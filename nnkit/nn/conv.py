@@ -1,7 +1,7 @@
 r"""``Conv2d``: the convolutional layer of deck 004 ("Сверточные нейросети", "Сверточный слой").
 
 The lecture builds the layer in two steps.  A *locally connected* layer ("Локально-связанный слой")
-lets each output unit see only a small patch of neighbouring pixels, because neighbouring pixels
+lets each output unit see only a small patch of neighboring pixels, because neighboring pixels
 are the ones that are strongly related.  Sharing one set of weights between all positions
 ("Инвариантность к перемещению") then says that an object may appear anywhere in the image.  The
 result is the convolution (strictly, cross-correlation, as in every deep-learning library)
@@ -24,32 +24,44 @@ of the copy (col2im):
   the pixels it was copied from -- pixels shared by overlapping windows collect the sum, which
   is exactly the chain rule for a value used several times.
 
+Each of the three products is ONE call over the whole batch, never one per image: a call on
+``N * H_out * W_out`` rows is big enough for BLAS to split over all its threads, while per-image
+products are small (OpenBLAS runs small products on one thread, and splitting one costs more
+than it saves).
+
 **Two memory orders.**  numpy copies fastest when long runs of numbers are contiguous.
 
-* *channels-first* (NCHW, the textbook im2col): per image, ``cols`` has one row per ``(c, i, j)``
-  and one column per output pixel, and ``y = W @ cols`` comes out in NCHW order.  A copied run is
-  ``out_w`` numbers long (stride 1).  Used when there are few input channels (a grey or RGB input
-  layer).
+* *channels-first* (the textbook im2col): ``cols`` has one row per ``(c, i, j)`` and one column
+  per output pixel of the whole batch, and ``y = W @ cols`` comes out as ``y[o, (n, h, w)]``.  A
+  copied run is ``out_w`` numbers long (stride 1).  Used when there are few input channels (a grey
+  or RGB input layer).  The output is returned as the ``(N, O, H, W)`` array it is -- values and
+  shape as usual, memory channel-major (``y.transpose(1, 0, 2, 3)`` is contiguous); so is the
+  input gradient.
 * *channels-last* (NHWC): the padded input is transposed once so that channels are the last axis;
   a row of a window is then ``kernel_w * C`` adjacent numbers.  Used for the usual layers with
   many channels.  The output comes out with one row per pixel, ``y[(n, h, w), o]``, and is returned
-  as the ``(N, O, H, W)`` array it is -- values and shape as usual, strides NHWC's (PyTorch calls
-  this memory order ``channels_last``); copying it into NCHW order would be a pass over memory
-  that changes nothing else.  The input gradient is returned the same way.  Backward computes
+  as the ``(N, O, H, W)`` array it is, strides NHWC's (PyTorch calls this memory order
+  ``channels_last``).  The input gradient is returned the same way.  Backward computes
   :math:`g W` one kernel row ``i`` at a time (the columns of ``cols`` that hold row ``i`` of every
   window), so each block is still in the CPU cache when col2im scatters it back.
+
+Copying an output into NCHW order would be one more pass over memory, on one core, that changes
+nothing else: every nnkit layer takes any memory order, and ``np.ascontiguousarray`` makes one
+when needed.  The gradient flowing back into a layer usually arrives in the order of its output
+(element-wise layers keep it), and is then used as a matrix without a copy.
 
 The arithmetic is the same in both orders, and both are tested against PyTorch.
 """
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import init
-from .._checks import DEFAULT_DTYPE, as_float_array, check_ndim, check_positive_int, pair
+from .._checks import DEFAULT_DTYPE, as_float_array, check_ndim, check_positive_int, make_rng, pair
 from .module import Module
 from .parameter import Parameter
 
@@ -114,8 +126,9 @@ class Conv2d(Module):
     ================================  ==============================================================
 
     The layer keeps ``cols`` from ``forward`` for ``backward``, and reuses that memory from call to
-    call (see :class:`Workspace`).  With many input channels the output and the input gradient come
-    back in ``channels_last`` memory order (see the module docstring).
+    call (see :class:`Workspace`).  The output and the input gradient come back in the memory order
+    of the im2col layout used -- ``channels_last`` with many input channels, channel-major with few
+    (see the module docstring); values and shapes are PyTorch's either way.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
@@ -134,11 +147,19 @@ class Conv2d(Module):
         self._cache = None
 
     def reset_parameters(self, seed=None) -> None:
-        init.fan_in_uniform_(self.weight, seed=seed)
+        """Draw the weight, then the bias; ``seed`` is ``None``, an int or a ``numpy.random.Generator``.
+
+        A Generator is used for both draws, one after the other (as ``Linear`` does).  An int gives
+        the numbers Conv2d has always given for it: the weight from ``default_rng(seed)``, the bias
+        from ``default_rng(seed + 1)``.
+        """
+        rng = make_rng(seed)                 # validates seed: None, an int or a Generator
+        init.fan_in_uniform_(self.weight, seed=rng)
         if self.bias is not None:
             # PyTorch bounds the bias by the weight's fan_in too (not by the bias's own length).
             bound = 1.0 / math.sqrt(self.in_channels * self.kernel_size[0] * self.kernel_size[1])
-            init.uniform_(self.bias, -bound, bound, seed=None if seed is None else seed + 1)
+            bias_rng = make_rng(int(seed) + 1) if isinstance(seed, numbers.Integral) else rng
+            init.uniform_(self.bias, -bound, bound, seed=bias_rng)
 
     # --- shapes and checks ----------------------------------------------------------------------
     def _check_input(self, x) -> np.ndarray:
@@ -184,13 +205,14 @@ class Conv2d(Module):
             xp = x
         # windows[n, c, oh, ow, i, j] = xp[n, c, sh*oh + i, sw*ow + j]: a view, nothing copied yet
         windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-        cols = self._work.get("cols", (n, k + self._ones, oh * ow), dt)   # per image: rows (c, i, j) [, 1]
-        np.copyto(cols[:, :k].reshape(n, c, kh, kw, oh, ow), windows.transpose(0, 1, 4, 5, 2, 3))
+        cols = self._work.get("cols", (k + self._ones, n * oh * ow), dt)   # rows (c, i, j) [, 1]; columns pixels
+        np.copyto(cols[:k].reshape(c, kh, kw, n, oh, ow), windows.transpose(1, 4, 5, 0, 2, 3))
         if self._ones:
-            cols[:, k] = 1
+            cols[k] = 1
         w_rows = self._weight_matrix(dt, channels_last=False).T           # (O, (c, i, j) [, bias])
-        y = np.matmul(w_rows, cols)                                       # (N, O, OH*OW): NCHW already
-        return y.reshape(n, self.out_channels, oh, ow), ("channels_first", cols)
+        y = np.matmul(w_rows, cols)                                       # THE matrix product: (O, pixels)
+        # The (N, O, OH, OW) view of y[o, (n, h, w)]: channel-major memory
+        return y.reshape(self.out_channels, n, oh, ow).transpose(1, 0, 2, 3), ("channels_first", cols)
 
     def _forward_channels_last(self, x, oh, ow):
         n, c, h, w = x.shape
@@ -243,60 +265,75 @@ class Conv2d(Module):
         if g.shape != (n, self.out_channels, oh, ow):
             raise ValueError(f"Conv2d.backward expects grad_output of shape {(n, self.out_channels, oh, ow)}, "
                              f"got {tuple(g.shape)}")
-        g_img = g.astype(dt, copy=False).reshape(n, self.out_channels, oh * ow)   # per image: (O, pixels)
         channels_last = layout == "channels_last"
-        # dL/d[W; b] = sum over images of g_img @ cols_img: one batched product, then one sum.
-        cols_img = cols.reshape(n, oh * ow, -1) if channels_last else cols.transpose(0, 2, 1)
-        dw_img = self._work.get("dw_per_image", (n, self.out_channels, cols_img.shape[2]), dt)
-        np.matmul(g_img, cols_img, out=dw_img)
-        dw = dw_img.sum(axis=0)                                           # (O, C*kh*kw [+ 1])
+        # g as a matrix in the memory order of cols: (pixels, O) channels-last, (O, pixels) channels-first.
+        # It is a view when g arrived in that order (the gradient of this layer's own output usually
+        # does); otherwise one copy, into scratch memory.
+        g_mat = self._grad_matrix(g.astype(dt, copy=False), channels_last)
+        # dL/d[W; b] = g^T cols: ONE matrix product over the whole batch (the sum over images is in it)
+        if channels_last:
+            dw = np.matmul(g_mat.T, cols)                                 # (O, (i, j, c) [, 1])
+        else:
+            dw = np.matmul(g_mat, cols.T)                                 # (O, (c, i, j) [, 1])
         k = c * kh * kw
         if self.bias is not None:
             self.bias.grad += dw[:, k].astype(self.bias.dtype, copy=False)
-        dw = dw[:, :k]
+        dw = dw[:, :k].reshape((self.out_channels,) + ((kh, kw, c) if channels_last else (c, kh, kw)))
         if channels_last:
-            dw = dw.reshape(self.out_channels, kh, kw, c).transpose(0, 3, 1, 2)
-        self.weight.grad += dw.reshape(self.weight.shape).astype(self.weight.dtype, copy=False)
+            dw = dw.transpose(0, 3, 1, 2)                                 # (O, C, kh, kw)
+        self.weight.grad += dw.astype(self.weight.dtype, copy=False)
         if not input_grad:
             return None
         if channels_last:
-            return self._input_grad_channels_last(g_img, (n, c, h, w), oh, ow)
-        return self._input_grad_channels_first(g_img, (n, c, h, w), oh, ow)
+            return self._input_grad_channels_last(g_mat, (n, c, h, w), oh, ow)
+        return self._input_grad_channels_first(g_mat, (n, c, h, w), oh, ow)
 
-    def _input_grad_channels_first(self, g_img, shape, oh, ow):
+    def _grad_matrix(self, g, channels_last: bool) -> np.ndarray:
+        n, o, oh, ow = g.shape
+        order = (0, 2, 3, 1) if channels_last else (1, 0, 2, 3)         # NHWC or ONHW
+        shape = (n * oh * ow, o) if channels_last else (o, n * oh * ow)
+        view = g.transpose(order)
+        if view.flags.c_contiguous:
+            return view.reshape(shape)
+        g_mat = self._work.get("g_matrix", shape, g.dtype)
+        np.copyto(g_mat.reshape(view.shape), view)
+        return g_mat
+
+    def _input_grad_channels_first(self, g_mat, shape, oh, ow):
         n, c, h, w = shape
-        dt = g_img.dtype
+        dt = g_mat.dtype
         (kh, kw), (ph, pw) = self.kernel_size, self.padding
         w_rows = self.weight.data.astype(dt, copy=False).reshape(self.out_channels, -1)
-        # dL/dcols = W^T g per image, then col2im scatters every column back onto its window
-        dcols = self._work.get("dcols", (n, c * kh * kw, oh * ow), dt)
-        np.matmul(w_rows.T, g_img, out=dcols)
-        dxp = self._work.get("dx_padded", (n, c, h + 2 * ph, w + 2 * pw), dt)
+        # dL/dcols = W^T g: ONE matrix product, then col2im scatters every column back onto its window
+        dcols = self._work.get("dcols", (c * kh * kw, n * oh * ow), dt)
+        np.matmul(w_rows.T, g_mat, out=dcols)
+        dxp = self._work.get("dx_padded_cnhw", (c, n, h + 2 * ph, w + 2 * pw), dt)
         dxp.fill(0)
-        _col2im_channels_first(dcols.reshape(n, c, kh, kw, oh, ow), dxp, self.stride)
-        return dxp[:, :, ph:ph + h, pw:pw + w].copy()
+        _col2im_channels_first(dcols.reshape(c, kh, kw, n, oh, ow), dxp, self.stride)
+        # A fresh copy of the interior, returned as (N, C, H, W) in channel-major memory order.
+        return dxp[:, :, ph:ph + h, pw:pw + w].copy().transpose(1, 0, 2, 3)
 
-    def _input_grad_channels_last(self, g_img, shape, oh, ow):
+    def _input_grad_channels_last(self, g_pixels, shape, oh, ow):
         n, c, h, w = shape
-        dt = g_img.dtype
+        dt = g_pixels.dtype
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         w_taps = self._weight_matrix(dt, channels_last=True)[:c * kh * kw].reshape(kh, kw, c, -1)
-        g_pixels = g_img.transpose(0, 2, 1)                               # per image: (pixels, O), a view
         dxp = self._work.get("dx_padded_nhwc", (n, h + 2 * ph, w + 2 * pw, c), dt)
         dxp.fill(0)
         # dL/dcols = g W, one kernel row i at a time (the columns (i, :, :) of cols), so that each
         # block is still in the CPU cache when col2im scatters it back onto the padded input.
         if sw == 1:
-            # Tap by tap: block (n, j, pixel, c) = g W_ij; tap (i, j) adds it onto the input window
-            # shifted by (i, j), whose rows of out_w * C numbers are contiguous in both arrays.
-            d_taps = self._work.get("dcols_taps", (n, kw, oh * ow, c), dt)
+            # Tap by tap: block (j, pixel, c) = g W_ij -- kw matrix products of the whole batch;
+            # tap (i, j) adds it onto the input window shifted by (i, j), whose rows of out_w * C
+            # numbers are contiguous in both arrays.
+            d_taps = self._work.get("dcols_taps", (kw, n * oh * ow, c), dt)
             for i in range(kh):
-                np.matmul(g_pixels[:, None], w_taps[i].transpose(0, 2, 1), out=d_taps)
+                np.matmul(g_pixels, w_taps[i].transpose(0, 2, 1), out=d_taps)
                 for j in range(kw):
-                    dxp[:, i:i + sh * (oh - 1) + 1:sh, j:j + ow] += d_taps[:, j].reshape(n, oh, ow, c)
+                    dxp[:, i:i + sh * (oh - 1) + 1:sh, j:j + ow] += d_taps[j].reshape(n, oh, ow, c)
         else:
             # Strided: a tap's slice would move runs of only C numbers; move whole window rows instead.
-            d_rows = self._work.get("dcols_row", (n, oh * ow, kw * c), dt)
+            d_rows = self._work.get("dcols_row", (n * oh * ow, kw * c), dt)
             for i in range(kh):
                 np.matmul(g_pixels, w_taps[i].reshape(kw * c, -1).T, out=d_rows)
                 _col2im_row_channels_last(d_rows.reshape(n, oh, ow, kw, c), dxp, i, self.stride)
@@ -310,25 +347,25 @@ class Conv2d(Module):
 
 
 def _col2im_channels_first(dcols: np.ndarray, dxp: np.ndarray, stride) -> None:
-    """Add ``dcols[n, c, i, j, oh, ow]`` into ``dxp[n, c, sh*oh + i, sw*ow + j]`` (the adjoint of im2col).
+    """Add ``dcols[c, i, j, n, oh, ow]`` into ``dxp[c, n, sh*oh + i, sw*ow + j]`` (the adjoint of im2col).
 
     One strided slice-add per kernel tap ``(i, j)``: within one tap the output pixels land on
-    distinct input pixels, so a single vectorised ``+=`` is safe; different taps overlap and are
+    distinct input pixels, so a single vectorized ``+=`` is safe; different taps overlap and are
     added one after another.
     """
-    _, _, kh, kw, oh, ow = dcols.shape
+    _, kh, kw, _, oh, ow = dcols.shape
     sh, sw = stride
     for i in range(kh):
         for j in range(kw):
-            dxp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += dcols[:, :, i, j]
+            dxp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += dcols[:, i, j]
 
 
 def _col2im_row_channels_last(dcols_i: np.ndarray, dxp: np.ndarray, i: int, stride) -> None:
     """Add kernel row ``i``'s ``dcols_i[n, oh, ow, j, c]`` into ``dxp[n, sh*oh + i, sw*ow + j, c]``.
 
     The ``kw * C`` numbers of one window row are contiguous in both arrays, so they are added as
-    one block.  Windows of neighbouring outputs overlap, so one ``+=`` over all of them would lose
-    updates; but windows ``m = ceil(kw / sw)`` outputs apart do not overlap.  So: ``m`` vectorised
+    one block.  Windows of neighboring outputs overlap, so one ``+=`` over all of them would lose
+    updates; but windows ``m = ceil(kw / sw)`` outputs apart do not overlap.  So: ``m`` vectorized
     adds, one per residue ``ow mod m``.
     """
     _, oh, ow, kw, _ = dcols_i.shape

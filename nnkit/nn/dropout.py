@@ -2,7 +2,7 @@ r"""``Dropout``: switching neurons off at random (deck 001, "Выключени�
 
 During training each output is kept or zeroed independently: :math:`\xi \sim \text{Bernoulli}(1-p)`,
 :math:`P(\xi = 0) = p`.  The network cannot rely on any single unit, so different parts of it learn
-to solve the task on their own instead of compensating for each other's errors -- a regulariser
+to solve the task on their own instead of compensating for each other's errors -- a regularizer
 that "chooses, among all networks, the one most robust to losing pN neurons".
 
 Two ways to keep the *expected* output the same in training and in use (both in the lecture):
@@ -23,15 +23,16 @@ does.
 
 Backward multiplies by the same factor as forward -- the same mask in training:
 :math:`\partial L/\partial x = \xi\, g / (1 - p)` (inverted) or :math:`\xi\, g` (scale at test).
+
+``p = 1`` switches every neuron off: training outputs and gradients are zeros (``x * 0``, as
+``torch.nn.Dropout(1.0)``); evaluation is the identity (inverted) or multiplies by 0 (scale at test).
+The formulas live in ``nnkit.functional.dropout``; the module keeps the mask for backward.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .._checks import as_float_array, check_choice, check_probability, make_rng
+from ..functional.dropout import MODES, _eval_scale, dropout_mask
 from .module import Module
-
-MODES = ("inverted", "scale_at_test")
 
 
 class Dropout(Module):
@@ -40,8 +41,9 @@ class Dropout(Module):
     ``mode="inverted"`` (default, PyTorch's) scales the kept elements by ``1/(1-p)`` in training
     and is the identity in evaluation; ``mode="scale_at_test"`` (the lecture's first form) keeps
     training outputs unscaled and multiplies by ``1-p`` in evaluation.  Both give the same
-    expected output; see the module docstring.  ``seed`` (an int or ``numpy.random.Generator``)
-    makes the masks reproducible; every training forward draws a fresh mask.
+    expected output; see the module docstring.  ``p`` is in [0, 1]; ``p = 1`` gives zeros in
+    training, as PyTorch.  ``seed`` (``None``, an int or a ``numpy.random.Generator``) makes the
+    masks reproducible; every training forward draws a fresh mask.
     """
 
     def __init__(self, p: float = 0.5, mode: str = "inverted", seed=None):
@@ -53,13 +55,10 @@ class Dropout(Module):
 
     def forward(self, x):
         x = as_float_array(x, "Dropout input")
-        if self.training:
-            keep = self._rng.random(x.shape, dtype=np.float32) >= self.p      # xi = 1 with probability 1-p
-            factor = keep.astype(x.dtype)
-            if self.mode == "inverted" and self.p > 0:
-                factor *= x.dtype.type(1.0 / (1.0 - self.p))
+        if self.training:   # xi/(1-p) or xi, drawn from this layer's generator (zeros for p = 1)
+            factor = dropout_mask(x.shape, self.p, self.mode, self._rng, x.dtype)
         else:
-            factor = 1.0 if self.mode == "inverted" else 1.0 - self.p
+            factor = _eval_scale(self.p, self.mode)
         self._factor = factor
         if isinstance(factor, float):   # evaluation: inverted dropout returns its input itself, as PyTorch
             return x if factor == 1.0 else x * x.dtype.type(factor)

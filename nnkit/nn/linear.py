@@ -15,7 +15,7 @@ class Linear(Module):
     r"""Fully connected layer :math:`y = x W^\top + b`, as ``torch.nn.Linear``.
 
     ``weight`` has shape ``(out_features, in_features)`` and ``bias`` ``(out_features,)``; both are
-    initialised, as in PyTorch, from :math:`U(-1/\sqrt{\text{in}}, 1/\sqrt{\text{in}})` -- the
+    initialized, as in PyTorch, from :math:`U(-1/\sqrt{\text{in}}, 1/\sqrt{\text{in}})` -- the
     lecture's uniform(-1/√h, 1/√h) rule.  Input may have any number of leading dimensions.
 
     Backward (lecture 2, "Обратное распространение градиента"), with :math:`g = \partial L/\partial y`:

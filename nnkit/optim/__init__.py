@@ -7,7 +7,7 @@ PyTorch's (same formulas, defaults and argument names as ``torch.optim``):
 Lecture 5, "Модификации SGD", as the slides write them (see each docstring for the relation to
 PyTorch's form): ``EMAMomentum``, ``EMANesterov`` (takes a closure), ``LectureAdadelta``,
 ``LectureAdam``.  The slide's RMSProp is ``RMSprop(alpha=γ)`` exactly; the slide's
-L2 regularisation ``Q + λ Σ w²`` is ``weight_decay=2λ``.
+L2 regularization ``Q + λ Σ w²`` is ``weight_decay=2λ``.
 """
 from .optimizer import Optimizer
 from .sgd import SGD

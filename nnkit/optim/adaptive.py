@@ -253,7 +253,7 @@ class AdamW(Adam):
         w := w\,(1 - \eta\lambda), \quad\text{then the Adam step on } g \text{ (without } \lambda w\text{)}
 
     In Adam, L2 decay :math:`\lambda w` is added to the gradient and then divided by
-    :math:`\sqrt{\hat v}`, so weights with large gradients are barely regularised.  AdamW shrinks
+    :math:`\sqrt{\hat v}`, so weights with large gradients are barely regularized.  AdamW shrinks
     every weight by the same factor instead.  Default ``weight_decay = 1e-2`` as PyTorch.
     """
 

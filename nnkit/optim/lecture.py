@@ -42,7 +42,7 @@ class EMAMomentum(Optimizer):
       (10× for γ = 0.9) at the same ``lr``.
     * ``SGD(lr=η, momentum=γ, dampening=γ)`` has the slide's recursion but starts the buffer at
       :math:`b_1 = L'_1` instead of :math:`v_1 = (1-\gamma)L'_1`, so :math:`b_t = v_t + \gamma^t L'_1`:
-      it differs only through the first step's initialisation, by a term that decays like
+      it differs only through the first step's initialization, by a term that decays like
       :math:`\gamma^t`.
     """
 

@@ -61,12 +61,12 @@ class Optimizer:
     Parameters
     ----------
     params : iterable of ``Parameter`` or of dicts
-        What to optimise, e.g. ``model.parameters()``.  An empty iterable raises ``ValueError``;
+        What to optimize, e.g. ``model.parameters()``.  An empty iterable raises ``ValueError``;
         anything that is not an nnkit ``Parameter`` raises ``TypeError``.
     defaults : dict
         The optimizer's hyper-parameters; a group may override any of them.
 
-    A subclass implements ``_check_group(group)`` (validate and normalise hyper-parameters, raising
+    A subclass implements ``_check_group(group)`` (validate and normalize hyper-parameters, raising
     ``ValueError``/``TypeError``) and ``_update(p, state, group)`` (one parameter's in-place step).
     Parameters with ``requires_grad=False`` are left untouched (frozen).
     """
@@ -124,7 +124,7 @@ class Optimizer:
         self.param_groups.append(group)
 
     def _check_group(self, group: dict) -> None:
-        """Validate (and normalise in place) one group's hyper-parameters.  Subclasses extend this."""
+        """Validate (and normalize in place) one group's hyper-parameters.  Subclasses extend this."""
         group["lr"] = check_nonnegative_real(group["lr"], "lr")
 
     # --- the learning rate, as a scheduler or a demo wants to see it -----------------------------

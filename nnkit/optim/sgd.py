@@ -34,7 +34,7 @@ class SGD(Optimizer):
     Note the buffer starts at the *first gradient* (not at zero, and without dampening) — exactly
     PyTorch's rule.  ``nesterov=True`` needs ``momentum > 0`` and ``dampening = 0``.
 
-    The slide's L2 regularisation :math:`\tilde Q = Q + \lambda\sum w^2` is ``weight_decay = 2λ``.
+    The slide's L2 regularization :math:`\tilde Q = Q + \lambda\sum w^2` is ``weight_decay = 2λ``.
 
     Arguments are in PyTorch's order: ``SGD(params, lr, momentum, dampening, weight_decay, nesterov,
     *, maximize)``.
@@ -63,7 +63,7 @@ class SGD(Optimizer):
         if mu != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
-                # PyTorch initialises the buffer with the first gradient itself (no dampening).
+                # PyTorch initializes the buffer with the first gradient itself (no dampening).
                 buf = state["momentum_buffer"] = np.array(grad, copy=True)
             else:
                 buf *= mu
