@@ -7,5 +7,6 @@ and agrees with PyTorch numerically, with every backward pass written out explic
 imported on demand: ``import nnkit.train``.
 """
 from . import functional, gradcheck, init, nn, obd, optim
+from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"

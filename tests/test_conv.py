@@ -268,3 +268,101 @@ def test_a_small_cnn_matches_torch_end_to_end(torch, rng):
     for ours, theirs in zip([net[0], net[3], net[6]], [t[0], t[3], t[6]]):
         np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), **tol)
         np.testing.assert_allclose(ours.bias.grad, theirs.bias.grad.numpy(), **tol)
+
+
+# --- the batch cut into pieces, each on one of nnkit's threads (nnkit.threads) ---------------------------
+@pytest.fixture
+def pieces(monkeypatch):
+    """Every batch of 2 or more images is cut into up to 3 pieces, whatever its size; restored after."""
+    import nnkit
+    from nnkit import threads
+    before = nnkit.get_num_threads()
+    monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    nnkit.set_num_threads(3)
+    yield threads
+    nnkit.set_num_threads(before)
+
+
+def _step(conv, x, g):
+    conv.zero_grad()
+    y = conv(x)
+    dx = conv.backward(g)
+    return y, dx, conv.weight.grad.copy(), conv.bias.grad.copy()
+
+
+@pytest.mark.parametrize("x_shape, out_channels, kernel_size, stride, padding", CONFIGS)
+@pytest.mark.parametrize("layout", ["channels_last", "channels_first"])
+def test_pieces_on_threads_give_the_results_of_one_piece(x_shape, out_channels, kernel_size, stride, padding, layout,
+                                                        rng, pieces):
+    x_shape = (5,) + x_shape[1:]                       # 5 images: pieces of 1 and 2 images
+    x = rng.standard_normal(x_shape)
+    conv = make_conv(x_shape, out_channels, kernel_size, stride, padding, layout)
+    g = rng.standard_normal(conv(x).shape)
+    split = _step(conv, x, g)
+    assert len(pieces.batch_chunks(5, 10 ** 6)) == 3
+    monkey = pieces.MIN_ELEMENTS_PER_THREAD
+    pieces.MIN_ELEMENTS_PER_THREAD = 10 ** 18         # one piece
+    whole = _step(conv, x, g)
+    pieces.MIN_ELEMENTS_PER_THREAD = monkey
+    for a, b in zip(split, whole):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_channels_last_pieces_really_run_on_other_threads(rng, pieces, monkeypatch):
+    import threading
+    seen = set()
+    real = np.copyto
+
+    def spy(*args, **kwargs):
+        seen.add(threading.get_ident())
+        return real(*args, **kwargs)
+    monkeypatch.setattr(np, "copyto", spy)
+    conv = make_conv((6, 8, 6, 6), 4, 3, 1, 1, "channels_last")
+    conv.backward(conv(rng.standard_normal((6, 8, 6, 6))))
+    # the calling thread takes piece 0; the pool's two threads the others (one of them may take both)
+    assert threading.get_ident() in seen and len(seen) >= 2, "the pieces' im2col copies ran on one thread"
+
+
+def test_a_pieces_error_reaches_the_caller(pieces):
+    def work(index, a, b):
+        if index == 2:
+            raise RuntimeError("piece 2 failed")
+    with pytest.raises(RuntimeError, match="piece 2 failed"):
+        pieces.run_chunks(work, pieces.batch_chunks(6, 10 ** 6))
+
+
+def test_small_batches_stay_in_one_piece():
+    from nnkit import threads
+    assert threads.batch_chunks(64, threads.MIN_ELEMENTS_PER_THREAD - 1) == [(0, 64)]
+    assert threads.batch_chunks(1, 10 ** 9) == [(0, 1)]
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2", None])
+def test_set_num_threads_wants_a_positive_integer(bad):
+    import nnkit
+    with pytest.raises(ValueError, match="positive integer"):
+        nnkit.set_num_threads(bad)
+
+
+def test_set_num_threads_also_sets_numpys_blas_threads():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import nnkit
+    before = nnkit.get_num_threads()
+    try:
+        nnkit.set_num_threads(1)
+        assert nnkit.get_num_threads() == 1
+        blas = [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+        assert blas and set(blas) == {1}
+    finally:
+        nnkit.set_num_threads(before)
+
+
+def test_nnkit_num_threads_from_the_environment():
+    import subprocess
+    import sys
+    code = "import nnkit; print(nnkit.get_num_threads())"
+    env = {"NNKIT_NUM_THREADS": "3", "PATH": ""}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "3", out.stderr
+    bad = subprocess.run([sys.executable, "-c", code], env={"NNKIT_NUM_THREADS": "many"}, capture_output=True, text=True)
+    assert bad.returncode != 0 and "NNKIT_NUM_THREADS must be a positive integer, got 'many'" in bad.stderr
