@@ -53,6 +53,10 @@ def copy_mathjax(out: Path) -> Path:
 
 def template_basedirs() -> list[str]:
     """nbconvert template folders for nbgrader's formgrader and feedback: ours first, then nbgrader's own."""
-    import nbgrader
-    formgrader = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+    # Found, not imported: importing nbgrader starts its server extensions (2-3 s), and every command reads this
+    import importlib.util
+    spec = importlib.util.find_spec("nbgrader")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("nbgrader is not installed: the course's nbgrader_config.py needs it")
+    formgrader = Path(spec.submodule_search_locations[0]) / "server_extensions" / "formgrader" / "templates"
     return [str(TEMPLATES), str(formgrader)]

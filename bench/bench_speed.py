@@ -18,6 +18,9 @@ of a round is nnkit's median call over PyTorch's median call, both measured seco
 figure printed is the median of the rounds' ratios, with their range.  Before every block the script
 pauses ``--settle`` seconds: an idle thread pool keeps spinning for a while after its last call
 (OpenBLAS's for about 2**28 cycles, ~0.1 s) and would steal a core from the library timed next.
+After the pause, two untimed calls of the library about to be timed wake its own threads (and the
+cores they run on): the first call after 0.2 s of sleep measured ~35% slower (nnkit's Conv2d at 2
+threads, 11.2 against 8.1 ms back to back), and a training loop never pauses between its steps.
 
 Cases: (a) an MLP 784-512-256-10 training step at batch 256 (forward, cross-entropy, backward,
 SGD step), once with dL/d(input) computed by both libraries (PyTorch's input requires grad) and once
@@ -252,6 +255,9 @@ def blas_description() -> str:
 
 
 # --- timing ---------------------------------------------------------------------------------------
+WAKE_CALLS = 2   # untimed calls after each pause: threads and cores asleep for 0.2 s take a few ms to wake
+
+
 def time_block(fn, calls: int, clock) -> float:
     """Median seconds of ``calls`` consecutive calls."""
     times = []
@@ -274,6 +280,8 @@ def one_round(steps, threads: list[int], calls: int, settle: float, clock, r: in
         result = {}
         for name, fn in (pair if (r + i) % 2 == 0 else pair[::-1]):
             time.sleep(settle)          # let the other library's idle threads stop spinning
+            for _ in range(WAKE_CALLS):  # ... then wake this one's (a training loop never pauses between steps)
+                fn()
             result[name] = time_block(fn, calls, clock)
         out[t] = (result["nnkit"], result["torch"])
     return out

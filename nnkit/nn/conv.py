@@ -289,10 +289,9 @@ class Conv2d(Module):
             raise ValueError(f"Conv2d.backward expects grad_output of shape {(n, self.out_channels, oh, ow)}, "
                              f"got {tuple(g.shape)}")
         channels_last = layout == "channels_last"
-        # g as a matrix in the memory order of cols: (pixels, O) channels-last, (O, pixels) channels-first.
-        # It is a view when g arrived in that order (the gradient of this layer's own output usually
-        # does); otherwise one copy, into scratch memory.
-        g_mat = self._grad_matrix(g.astype(dt, copy=False), channels_last)
+        # g as a matrix in the memory order of cols: (pixels, O) channels-last, (O, pixels) channels-first;
+        # a view of g, or scratch memory that each piece of the batch fills with its images
+        g_mat, copy_g = self._grad_matrix(g.astype(dt, copy=False), channels_last)
         k, pixels = c * kh * kw, oh * ow
         chunks = self._pieces(n, cols, channels_last)
         # dL/d[W; b] = g^T cols: one matrix product per piece of the batch (the sum over its images is in
@@ -305,6 +304,8 @@ class Conv2d(Module):
 
         def images(index, a, b):                  # images a..b-1: all their work, on one thread (nnkit.threads)
             rows = slice(a * pixels, b * pixels)
+            if copy_g is not None:
+                copy_g(a, b)
             if channels_last:
                 np.matmul(g_mat[rows].T, cols[rows], out=dw_parts[index])        # (O, (i, j, c) [, 1])
             else:
@@ -321,16 +322,28 @@ class Conv2d(Module):
         self.weight.grad += dw.astype(self.weight.dtype, copy=False)
         return None if d_input is None else d_input.result()
 
-    def _grad_matrix(self, g, channels_last: bool) -> np.ndarray:
+    def _grad_matrix(self, g, channels_last: bool):
+        """``(g_mat, copy_images)``: g as a matrix in the memory order of cols, and what fills it.
+
+        ``g_mat`` is a view of ``g`` when g arrived in that order (the gradient of this layer's own
+        output usually does), and ``copy_images`` is then None; otherwise ``g_mat`` is scratch memory
+        and ``copy_images(a, b)`` copies images a..b-1 into it -- each piece of the batch its own.
+        """
         n, o, oh, ow = g.shape
         order = (0, 2, 3, 1) if channels_last else (1, 0, 2, 3)         # NHWC or ONHW
         shape = (n * oh * ow, o) if channels_last else (o, n * oh * ow)
         view = g.transpose(order)
         if view.flags.c_contiguous:
-            return view.reshape(shape)
+            return view.reshape(shape), None
         g_mat = self._work.get("g_matrix", shape, g.dtype)
-        np.copyto(g_mat.reshape(view.shape), view)
-        return g_mat
+        target = g_mat.reshape(view.shape)
+
+        def copy_images(a, b):
+            if channels_last:
+                np.copyto(target[a:b], view[a:b])
+            else:
+                np.copyto(target[:, a:b], view[:, a:b])
+        return g_mat, copy_images
 
     def _input_grad_channels_first(self, g_mat, shape, oh, ow) -> "_InputGrad":
         n, c, h, w = shape
