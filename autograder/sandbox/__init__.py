@@ -349,7 +349,7 @@ def run(job: bytes, limits: Limits, sandboxed: bool = True, *, deadline: float |
                    str(Path(tmp.name) / "work"), str(out_w)]
             pass_fds = (out_w,)
             env = {"PATH": os.environ.get("PATH", ""), "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1",
-                   "OMP_NUM_THREADS": "1", "HOME": tmp.name}
+                   "NNKIT_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "HOME": tmp.name}
             cwd, drop = tmp.name, False
             os.write(status_w, b'{"child-pid": 0}\n')
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_w, stderr=log_w, pass_fds=pass_fds,

@@ -36,7 +36,7 @@ HARNESS_PATH = "/sandbox/harness.py"
 WIRE_PATH = "/sandbox/wire.py"
 WORK_DIR = "/tmp/work"
 ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/.mpl",
-       "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+       "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NNKIT_NUM_THREADS": "1",
        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8"}
 CPU_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # numpy on some CPUs needs them: not secrets
 
