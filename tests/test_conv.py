@@ -273,11 +273,13 @@ def test_a_small_cnn_matches_torch_end_to_end(torch, rng):
 # --- the batch cut into pieces, each on one of nnkit's threads (nnkit.threads) ---------------------------
 @pytest.fixture
 def pieces(monkeypatch):
-    """Every batch of 2 or more images is cut into up to 3 pieces, whatever its size; restored after."""
+    """Every batch of 2 or more images is cut into up to 3 pieces, whatever its size and layout (channels-first
+    layers too, which Conv2d keeps whole: their code for pieces is tested here); restored after."""
     import nnkit
     from nnkit import threads
     before = nnkit.get_num_threads()
     monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 1)
+    monkeypatch.setattr(Conv2d, "_pieces", staticmethod(lambda n, cols, channels_last: threads.batch_chunks(n, cols.size)))
     nnkit.set_num_threads(3)
     yield threads
     nnkit.set_num_threads(before)
