@@ -1,4 +1,6 @@
 """Conv2d: gradients by central differences, agreement with torch.nn.Conv2d, dtypes, errors."""
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -271,6 +273,20 @@ def test_a_small_cnn_matches_torch_end_to_end(torch, rng):
 
 
 # --- the batch cut into pieces, each on one of nnkit's threads (nnkit.threads) ---------------------------
+@contextlib.contextmanager
+def _threads_restored():
+    """nnkit's thread count and numpy's BLAS threads as they were (set_num_threads sets both; `make test` runs
+    with one BLAS thread, and the tests after these must too)."""
+    import nnkit
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = nnkit.get_num_threads()
+    with threadpoolctl.threadpool_limits(user_api="blas"):   # restores the BLAS limits on exit
+        try:
+            yield
+        finally:
+            nnkit.set_num_threads(before)
+
+
 @pytest.fixture
 def pieces(monkeypatch):
     """Every batch of 2 or more images is cut into up to 3 pieces, whatever its size and layout (channels-first
@@ -280,9 +296,9 @@ def pieces(monkeypatch):
     before = nnkit.get_num_threads()
     monkeypatch.setattr(threads, "MIN_ELEMENTS_PER_THREAD", 1)
     monkeypatch.setattr(Conv2d, "_pieces", staticmethod(lambda n, cols, channels_last: threads.batch_chunks(n, cols.size)))
-    nnkit.set_num_threads(3)
-    yield threads
-    nnkit.set_num_threads(before)
+    with _threads_restored():
+        nnkit.set_num_threads(3)
+        yield threads
 
 
 def _step(conv, x, g):
@@ -349,14 +365,11 @@ def test_set_num_threads_wants_a_positive_integer(bad):
 def test_set_num_threads_also_sets_numpys_blas_threads():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     import nnkit
-    before = nnkit.get_num_threads()
-    try:
+    with _threads_restored():
         nnkit.set_num_threads(1)
         assert nnkit.get_num_threads() == 1
         blas = [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
         assert blas and set(blas) == {1}
-    finally:
-        nnkit.set_num_threads(before)
 
 
 def test_nnkit_num_threads_from_the_environment():
